@@ -1,0 +1,278 @@
+namespace VaeTools.Engine;
+
+/// <summary>
+/// A trainable tensor shared by every graph that uses it: its value and the gradient
+/// that <see cref="Graph.Backward"/> accumulates into.
+/// </summary>
+public sealed class Parameter
+{
+    public Parameter(string name, Tensor value)
+    {
+        Name = name ?? throw new ArgumentNullException(nameof(name));
+        Value = value ?? throw new ArgumentNullException(nameof(value));
+        Grad = new Tensor(value.Rows, value.Cols);
+    }
+
+    /// <summary>Stable name, e.g. "encoder.0.weight"; used in model files.</summary>
+    public string Name { get; }
+    public Tensor Value { get; }
+    public Tensor Grad { get; }
+    public override string ToString() => $"{Name} {Value.Shape}";
+}
+
+/// <summary>
+/// One operation in a <see cref="Graph"/>. Each op computes its output shape from its inputs'
+/// current shapes, writes its value in <see cref="Forward"/>, and in <see cref="Backward"/> adds
+/// its contribution to the gradients of those inputs that need one. Forward and backward of an op
+/// live side by side in one class, so the derivative can be read next to the function.
+/// </summary>
+public abstract class Node
+{
+    private protected Node(Graph graph, string kind, params Node[] inputs)
+    {
+        Graph = graph;
+        Kind = kind;
+        Inputs = inputs;
+        foreach (var input in inputs)
+        {
+            ArgumentNullException.ThrowIfNull(input);
+            if (input.Graph != graph)
+                throw new ArgumentException($"{kind}: input {input.Kind} belongs to another graph.");
+        }
+        RequiresGrad = inputs.Any(i => i.RequiresGrad);
+        Value = new Tensor(0, 0);
+    }
+
+    public Graph Graph { get; }
+    /// <summary>Operation name, e.g. "Linear", used in error messages.</summary>
+    public string Kind { get; }
+    public IReadOnlyList<Node> Inputs { get; }
+    /// <summary>Output of the last forward pass.</summary>
+    public Tensor Value { get; private protected set; }
+    /// <summary>d(loss)/d(Value) after a backward pass; null when nothing upstream is trainable.</summary>
+    public Tensor? Grad { get; private protected set; }
+    public bool RequiresGrad { get; private protected set; }
+    internal int Index { get; set; }
+
+    public int Rows => Value.Rows;
+    public int Cols => Value.Cols;
+
+    /// <summary>The output shape for the inputs' current shapes; throws <see cref="ShapeMismatchException"/> when they do not fit.</summary>
+    protected internal abstract (int Rows, int Cols) InferShape();
+
+    protected internal abstract void Forward();
+
+    /// <summary>Adds d(loss)/d(input) into each trainable input's Grad, given this node's Grad.</summary>
+    protected internal abstract void Backward();
+
+    /// <summary>Sizes Value (and Grad) for the current inputs; allocates only when a buffer must grow.</summary>
+    internal virtual void Prepare()
+    {
+        var (r, c) = InferShape();
+        Value.Resize(r, c);
+        if (RequiresGrad)
+        {
+            Grad ??= new Tensor(0, 0);
+            Grad.Resize(r, c);
+        }
+    }
+
+    private protected ShapeMismatchException Mismatch(string what) =>
+        new($"{Kind}: {what}");
+
+    public override string ToString() => $"{Kind}{Value.Shape}";
+}
+
+/// <summary>A value fed in from outside (a data batch, a latent code); never trainable.</summary>
+public sealed class InputNode : Node
+{
+    internal InputNode(Graph graph, string name, int cols) : base(graph, "Input " + name)
+    {
+        Name = name;
+        Value = new Tensor(0, cols);
+    }
+
+    public string Name { get; }
+
+    /// <summary>Resizes the input to [rows x Cols] (allocating only to grow) and returns its tensor to fill.</summary>
+    public Tensor SetRows(int rows)
+    {
+        Value.Resize(rows, Value.Cols);
+        return Value;
+    }
+
+    /// <summary>Copies <paramref name="value"/> in; its width must match this input's.</summary>
+    public void Set(Tensor value)
+    {
+        if (value.Cols != Value.Cols)
+            throw new ShapeMismatchException($"Input '{Name}' takes rows of width {Value.Cols}; got a {value.Shape} tensor.");
+        Value.Resize(value.Rows, value.Cols);
+        value.Span.CopyTo(Value.Span);
+    }
+
+    protected internal override (int Rows, int Cols) InferShape() => (Value.Rows, Value.Cols);
+    protected internal override void Forward() { }
+    protected internal override void Backward() { }
+}
+
+/// <summary>A trainable parameter inside a graph; its Grad is the parameter's own gradient tensor.</summary>
+public sealed class ParameterNode : Node
+{
+    internal ParameterNode(Graph graph, Parameter parameter) : base(graph, "Parameter " + parameter.Name)
+    {
+        Parameter = parameter;
+        Value = parameter.Value;
+        Grad = parameter.Grad;
+        RequiresGrad = true;
+    }
+
+    public Parameter Parameter { get; }
+    internal override void Prepare() { }
+    protected internal override (int Rows, int Cols) InferShape() => (Value.Rows, Value.Cols);
+    protected internal override void Forward() { }
+    protected internal override void Backward() { }
+}
+
+/// <summary>Fresh noise with as many rows as <c>like</c> at every forward pass, drawn from the graph's random source.</summary>
+public sealed class NoiseNode : Node
+{
+    private readonly int _cols;
+
+    internal NoiseNode(Graph graph, Node like, int cols, NoiseKind kind) : base(graph, "Noise", like)
+    {
+        _cols = cols;
+        NoiseKind = kind;
+        RequiresGrad = false;
+    }
+
+    public NoiseKind NoiseKind { get; }
+
+    protected internal override (int Rows, int Cols) InferShape() => (Inputs[0].Rows, _cols);
+
+    protected internal override void Forward()
+    {
+        if (NoiseKind == NoiseKind.StandardNormal) Graph.Random.FillNormal(Value.Span);
+        else Graph.Random.FillUniform(Value.Span, -0.5f, 0.5f);
+    }
+
+    protected internal override void Backward() { }
+}
+
+public enum NoiseKind
+{
+    /// <summary>N(0, 1) per element.</summary>
+    StandardNormal,
+    /// <summary>Uniform(-1/2, 1/2) per element (for Laplace reparameterisation).</summary>
+    CenteredUniform,
+}
+
+/// <summary>
+/// A computation graph built once and run many times: nodes are created in order (so creation
+/// order is a topological order), every buffer is sized on the first pass and reused after, and
+/// nothing is allocated per step. Run <see cref="Forward(Node)"/> then <see cref="Backward"/>.
+/// Model code is written only against the operations on this class (see Graph.Ops.cs), so that
+/// another backend could provide the same small set.
+/// </summary>
+public sealed partial class Graph
+{
+    private readonly List<Node> _nodes = new();
+    private readonly Dictionary<Node, Node[]> _plans = new();
+
+    public Graph(WorkerPool? pool = null, RandomSource? random = null)
+    {
+        Pool = pool ?? WorkerPool.Single;
+        Random = random ?? new RandomSource(0);
+    }
+
+    /// <summary>Threads for matrix products.</summary>
+    public WorkerPool Pool { get; set; }
+
+    /// <summary>The source that noise nodes draw from, in node order.</summary>
+    public RandomSource Random { get; set; }
+
+    public IReadOnlyList<Node> Nodes => _nodes;
+
+    private T Add<T>(T node) where T : Node
+    {
+        node.Index = _nodes.Count;
+        _nodes.Add(node);
+        return node;
+    }
+
+    public InputNode Input(string name, int cols)
+    {
+        if (cols <= 0) throw new ArgumentOutOfRangeException(nameof(cols), $"Input '{name}' needs a positive width; got {cols}.");
+        return Add(new InputNode(this, name, cols));
+    }
+
+    private readonly Dictionary<Parameter, ParameterNode> _parameterNodes = new();
+
+    public ParameterNode Param(Parameter parameter)
+    {
+        if (_parameterNodes.TryGetValue(parameter, out var node)) return node;
+        node = Add(new ParameterNode(this, parameter));
+        _parameterNodes.Add(parameter, node);
+        return node;
+    }
+
+    /// <summary>The parameters this graph uses, in the order they were added.</summary>
+    public IEnumerable<Parameter> Parameters => _parameterNodes.Keys;
+
+    /// <summary>N(0, 1) noise of shape [like.Rows x cols], redrawn at every forward pass.</summary>
+    public NoiseNode Normal(Node like, int cols) => Add(new NoiseNode(this, like, cols, NoiseKind.StandardNormal));
+
+    /// <summary>Uniform(-1/2, 1/2) noise of shape [like.Rows x cols], redrawn at every forward pass.</summary>
+    public NoiseNode CenteredUniform(Node like, int cols) => Add(new NoiseNode(this, like, cols, NoiseKind.CenteredUniform));
+
+    internal T AddOp<T>(T node) where T : Node => Add(node);
+
+    /// <summary>The nodes <paramref name="target"/> depends on (itself included), in order. Computed once per target.</summary>
+    private Node[] Plan(Node target)
+    {
+        if (target.Graph != this) throw new ArgumentException("The node belongs to another graph.", nameof(target));
+        if (_plans.TryGetValue(target, out var plan)) return plan;
+        var needed = new bool[_nodes.Count];
+        needed[target.Index] = true;
+        for (int i = target.Index; i >= 0; i--)
+        {
+            if (!needed[i]) continue;
+            foreach (var input in _nodes[i].Inputs) needed[input.Index] = true;
+        }
+        plan = _nodes.Where(n => needed[n.Index]).ToArray();
+        _plans.Add(target, plan);
+        return plan;
+    }
+
+    /// <summary>Runs every node that <paramref name="target"/> depends on, in order.</summary>
+    public void Forward(Node target)
+    {
+        foreach (var node in Plan(target))
+        {
+            node.Prepare();
+            node.Forward();
+        }
+    }
+
+    /// <summary>
+    /// Back-propagates from the scalar <paramref name="loss"/> (a [1 x 1] node): zeroes the
+    /// gradients of every node and parameter it depends on, seeds d(loss)/d(loss) = 1 and runs
+    /// each op's backward in reverse order. Parameter gradients are overwritten, not accumulated
+    /// across calls. Call <see cref="Forward"/> on the same loss first.
+    /// </summary>
+    public void Backward(Node loss)
+    {
+        if (loss.Rows != 1 || loss.Cols != 1)
+            throw new ShapeMismatchException($"Backward needs a scalar [1 x 1] loss; {loss.Kind} is {loss.Value.Shape}.");
+        if (!loss.RequiresGrad || loss.Grad is null)
+            throw new InvalidOperationException($"{loss.Kind} does not depend on any parameter, so there is nothing to differentiate.");
+        var plan = Plan(loss);
+        foreach (var node in plan)
+            if (node.RequiresGrad) node.Grad!.Clear();
+        loss.Grad.Span[0] = 1f;
+        for (int i = plan.Length - 1; i >= 0; i--)
+        {
+            var node = plan[i];
+            if (node.RequiresGrad) node.Backward();
+        }
+    }
+}

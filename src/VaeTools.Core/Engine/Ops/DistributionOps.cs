@@ -1,0 +1,236 @@
+using System.Numerics.Tensors;
+
+namespace VaeTools.Engine.Ops;
+
+/// <summary>
+/// Bernoulli log-likelihood from logits, summed per row:
+/// y[r] = sum_d x[r,d] l[r,d] - softplus(l[r,d])   ([B x D], [B x D] -> [B x 1]).
+/// Fused and stable: it never forms sigmoid(l) and never clamps. x may be any value in [0, 1].
+/// Backward: dl = dy (x - sigmoid(l)); dx = dy l.
+/// </summary>
+public sealed class BernoulliLogLikelihoodNode : Node
+{
+    private readonly Tensor _scratch = new(0, 0), _scratch2 = new(0, 0);
+
+    internal BernoulliLogLikelihoodNode(Graph g, Node logits, Node target) : base(g, "BernoulliLogLikelihood", logits, target) { }
+
+    private Node Logits => Inputs[0];
+    private Node Target => Inputs[1];
+
+    protected internal override (int Rows, int Cols) InferShape()
+    {
+        if (Logits.Rows != Target.Rows || Logits.Cols != Target.Cols)
+            throw Mismatch($"logits {Logits.Value.Shape} and targets {Target.Value.Shape} must have the same shape.");
+        return (Logits.Rows, 1);
+    }
+
+    protected internal override void Forward()
+    {
+        int d = Logits.Cols;
+        _scratch.Resize(1, d);
+        _scratch2.Resize(1, d);
+        ReadOnlySpan<float> l = Logits.Value.Span, x = Target.Value.Span;
+        var sp = _scratch.Span;
+        var y = Value.Span;
+        for (int r = 0; r < Rows; r++)
+        {
+            var lr = l.Slice(r * d, d);
+            Kernels.Softplus(lr, sp, _scratch2.Span);
+            y[r] = TensorPrimitives.Dot(x.Slice(r * d, d), lr) - TensorPrimitives.Sum<float>(sp);
+        }
+    }
+
+    protected internal override void Backward()
+    {
+        int d = Logits.Cols;
+        ReadOnlySpan<float> l = Logits.Value.Span, x = Target.Value.Span, dy = Grad!.Span;
+        var s = _scratch.Span;
+        for (int r = 0; r < Rows; r++)
+        {
+            var lr = l.Slice(r * d, d);
+            var xr = x.Slice(r * d, d);
+            if (Logits.RequiresGrad)
+            {
+                TensorPrimitives.Sigmoid(lr, s);
+                TensorPrimitives.Subtract(xr, s, s);
+                var dl = Logits.Grad!.Span.Slice(r * d, d);
+                TensorPrimitives.MultiplyAdd(s, dy[r], dl, dl);
+            }
+            if (Target.RequiresGrad)
+            {
+                var dx = Target.Grad!.Span.Slice(r * d, d);
+                TensorPrimitives.MultiplyAdd(lr, dy[r], dx, dx);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Gaussian log-density summed per row:
+/// y[r] = sum_d -1/2 (log 2pi + v[r,d] + (x[r,d] - m[r,d])^2 e^{-v[r,d]}), v = log sigma^2.
+/// x and m are [B x D]; the log-variance is [B x D], a row [1 x D] shared by all rows, or a
+/// scalar [1 x 1] shared by every pixel (the learned shared variance). Output [B x 1].
+/// Backward: dm = dy (x - m) e^{-v}; dx = -dm; dv = dy (-1/2 + 1/2 (x - m)^2 e^{-v}).
+/// </summary>
+public sealed class GaussianLogDensityNode : Node
+{
+    public static readonly double Log2Pi = Math.Log(2 * Math.PI);
+
+    internal GaussianLogDensityNode(Graph g, Node x, Node mean, Node logVariance) : base(g, "GaussianLogDensity", x, mean, logVariance) { }
+
+    private Node X => Inputs[0];
+    private Node M => Inputs[1];
+    private Node V => Inputs[2];
+
+    protected internal override (int Rows, int Cols) InferShape()
+    {
+        if (X.Rows != M.Rows || X.Cols != M.Cols)
+            throw Mismatch($"values {X.Value.Shape} and means {M.Value.Shape} must have the same shape.");
+        bool vOk = (V.Rows == X.Rows || V.Rows == 1) && (V.Cols == X.Cols || V.Cols == 1);
+        if (!vOk)
+            throw Mismatch($"the log-variance {V.Value.Shape} must be {X.Value.Shape}, [1 x {X.Cols}], [{X.Rows} x 1] or [1 x 1].");
+        return (X.Rows, 1);
+    }
+
+    private int VIndex(int r, int c) => (V.Rows == 1 ? 0 : r) * V.Cols + (V.Cols == 1 ? 0 : c);
+
+    protected internal override void Forward()
+    {
+        ReadOnlySpan<float> x = X.Value.Span, m = M.Value.Span, v = V.Value.Span;
+        int cols = X.Cols;
+        var y = Value.Span;
+        for (int r = 0; r < Rows; r++)
+        {
+            double s = 0;
+            for (int c = 0; c < cols; c++)
+            {
+                int i = r * cols + c;
+                float lv = v[VIndex(r, c)];
+                float diff = x[i] - m[i];
+                s += lv + diff * diff * MathF.Exp(-lv);
+            }
+            y[r] = (float)(-0.5 * (s + cols * Log2Pi));
+        }
+    }
+
+    protected internal override void Backward()
+    {
+        ReadOnlySpan<float> x = X.Value.Span, m = M.Value.Span, v = V.Value.Span, dy = Grad!.Span;
+        int cols = X.Cols;
+        for (int r = 0; r < Rows; r++)
+        for (int c = 0; c < cols; c++)
+        {
+            int i = r * cols + c, j = VIndex(r, c);
+            float inv = MathF.Exp(-v[j]);
+            float diff = x[i] - m[i];
+            float dm = dy[r] * diff * inv;
+            if (M.RequiresGrad) M.Grad!.Span[i] += dm;
+            if (X.RequiresGrad) X.Grad!.Span[i] -= dm;
+            if (V.RequiresGrad) V.Grad!.Span[j] += dy[r] * 0.5f * (diff * diff * inv - 1f);
+        }
+    }
+}
+
+/// <summary>
+/// KL(N(mu, e^v) || N(0, 1)) summed per row: y[r] = 1/2 sum_d (e^v + mu^2 - 1 - v). [B x P], [B x P] -> [B x 1].
+/// Backward: dmu = dy mu; dv = dy (e^v - 1) / 2.
+/// </summary>
+public sealed class KlStandardNormalNode : Node
+{
+    internal KlStandardNormalNode(Graph g, Node mean, Node logVariance) : base(g, "KlStandardNormal", mean, logVariance) { }
+
+    private Node Mu => Inputs[0];
+    private Node V => Inputs[1];
+
+    protected internal override (int Rows, int Cols) InferShape()
+    {
+        if (Mu.Rows != V.Rows || Mu.Cols != V.Cols)
+            throw Mismatch($"means {Mu.Value.Shape} and log-variances {V.Value.Shape} must have the same shape.");
+        return (Mu.Rows, 1);
+    }
+
+    protected internal override void Forward()
+    {
+        ReadOnlySpan<float> mu = Mu.Value.Span, v = V.Value.Span;
+        int p = Mu.Cols;
+        var y = Value.Span;
+        for (int r = 0; r < Rows; r++)
+        {
+            double s = 0;
+            for (int c = 0; c < p; c++)
+            {
+                int i = r * p + c;
+                s += Math.Exp(v[i]) + (double)mu[i] * mu[i] - 1.0 - v[i];
+            }
+            y[r] = (float)(0.5 * s);
+        }
+    }
+
+    protected internal override void Backward()
+    {
+        ReadOnlySpan<float> mu = Mu.Value.Span, v = V.Value.Span, dy = Grad!.Span;
+        int p = Mu.Cols;
+        for (int r = 0; r < Rows; r++)
+        for (int c = 0; c < p; c++)
+        {
+            int i = r * p + c;
+            if (Mu.RequiresGrad) Mu.Grad!.Span[i] += dy[r] * mu[i];
+            if (V.RequiresGrad) V.Grad!.Span[i] += dy[r] * 0.5f * (MathF.Exp(v[i]) - 1f);
+        }
+    }
+}
+
+/// <summary>
+/// KL(N(m1, e^v1) || N(m2, e^v2)) between diagonal Gaussians, summed per row:
+/// y[r] = sum_d 1/2 (v2 - v1) + (e^v1 + (m1 - m2)^2) / (2 e^v2) - 1/2. All four inputs [B x P]; output [B x 1].
+/// </summary>
+public sealed class KlDiagonalGaussianNode : Node
+{
+    internal KlDiagonalGaussianNode(Graph g, Node m1, Node v1, Node m2, Node v2) : base(g, "KlDiagonalGaussian", m1, v1, m2, v2) { }
+
+    protected internal override (int Rows, int Cols) InferShape()
+    {
+        var first = Inputs[0];
+        foreach (var n in Inputs)
+            if (n.Rows != first.Rows || n.Cols != first.Cols)
+                throw Mismatch($"all four inputs must have one shape; got {string.Join(", ", Inputs.Select(i => i.Value.Shape))}.");
+        return (first.Rows, 1);
+    }
+
+    protected internal override void Forward()
+    {
+        ReadOnlySpan<float> m1 = Inputs[0].Value.Span, v1 = Inputs[1].Value.Span, m2 = Inputs[2].Value.Span, v2 = Inputs[3].Value.Span;
+        int p = Inputs[0].Cols;
+        var y = Value.Span;
+        for (int r = 0; r < Rows; r++)
+        {
+            double s = 0;
+            for (int c = 0; c < p; c++)
+            {
+                int i = r * p + c;
+                double d = (double)m1[i] - m2[i];
+                s += 0.5 * (v2[i] - v1[i]) + (Math.Exp(v1[i]) + d * d) / (2 * Math.Exp(v2[i])) - 0.5;
+            }
+            y[r] = (float)s;
+        }
+    }
+
+    protected internal override void Backward()
+    {
+        ReadOnlySpan<float> m1 = Inputs[0].Value.Span, v1 = Inputs[1].Value.Span, m2 = Inputs[2].Value.Span, v2 = Inputs[3].Value.Span, dy = Grad!.Span;
+        int p = Inputs[0].Cols;
+        for (int r = 0; r < Rows; r++)
+        for (int c = 0; c < p; c++)
+        {
+            int i = r * p + c;
+            float inv2 = MathF.Exp(-v2[i]);
+            float d = m1[i] - m2[i];
+            float e1 = MathF.Exp(v1[i]);
+            float g = dy[r];
+            if (Inputs[0].RequiresGrad) Inputs[0].Grad!.Span[i] += g * d * inv2;
+            if (Inputs[2].RequiresGrad) Inputs[2].Grad!.Span[i] -= g * d * inv2;
+            if (Inputs[1].RequiresGrad) Inputs[1].Grad!.Span[i] += g * 0.5f * (e1 * inv2 - 1f);
+            if (Inputs[3].RequiresGrad) Inputs[3].Grad!.Span[i] += g * 0.5f * (1f - (e1 + d * d) * inv2);
+        }
+    }
+}

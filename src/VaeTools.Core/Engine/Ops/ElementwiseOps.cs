@@ -1,0 +1,209 @@
+using System.Numerics.Tensors;
+
+namespace VaeTools.Engine.Ops;
+
+/// <summary>The one-input element-wise functions. Each has its derivative beside it in <see cref="UnaryNode.Backward"/>.</summary>
+public enum UnaryKind
+{
+    Relu, LeakyRelu, Tanh, Elu, Softplus, Sigmoid, Exp, Log, Scale, AddScalar, Square, Abs, Negate,
+}
+
+/// <summary>
+/// y = f(x) element-wise, [r x c] -> [r x c]. <see cref="Parameter"/> is the slope of LeakyReLU, the
+/// alpha of ELU, the factor of Scale or the addend of AddScalar; it may be changed between steps
+/// (a KL warm-up changes a Scale factor each epoch).
+/// </summary>
+public sealed class UnaryNode : Node
+{
+    private Tensor? _scratch;
+
+    internal UnaryNode(Graph g, UnaryKind kind, Node x, float parameter = 0f) : base(g, kind.ToString(), x)
+    {
+        Function = kind;
+        Parameter = parameter;
+    }
+
+    public UnaryKind Function { get; }
+    public float Parameter { get; set; }
+    private Node X => Inputs[0];
+
+    protected internal override (int Rows, int Cols) InferShape() => (X.Rows, X.Cols);
+
+    private Span<float> Scratch()
+    {
+        _scratch ??= new Tensor(0, 0);
+        _scratch.Resize(Rows, Cols);
+        return _scratch.Span;
+    }
+
+    protected internal override void Forward()
+    {
+        ReadOnlySpan<float> x = X.Value.Span;
+        var y = Value.Span;
+        float p = Parameter;
+        switch (Function)
+        {
+            case UnaryKind.Relu: TensorPrimitives.Max(x, 0f, y); break;
+            case UnaryKind.LeakyRelu:
+                for (int i = 0; i < x.Length; i++) y[i] = x[i] > 0f ? x[i] : p * x[i];
+                break;
+            case UnaryKind.Tanh: TensorPrimitives.Tanh(x, y); break;
+            case UnaryKind.Elu:
+                TensorPrimitives.Exp(x, y);
+                for (int i = 0; i < x.Length; i++) y[i] = x[i] > 0f ? x[i] : p * (y[i] - 1f);
+                break;
+            case UnaryKind.Softplus: Kernels.Softplus(x, y, Scratch()); break;
+            case UnaryKind.Sigmoid: TensorPrimitives.Sigmoid(x, y); break;
+            case UnaryKind.Exp: TensorPrimitives.Exp(x, y); break;
+            case UnaryKind.Log: TensorPrimitives.Log(x, y); break;
+            case UnaryKind.Scale: TensorPrimitives.Multiply(x, p, y); break;
+            case UnaryKind.AddScalar: TensorPrimitives.Add(x, p, y); break;
+            case UnaryKind.Square: TensorPrimitives.Multiply(x, x, y); break;
+            case UnaryKind.Abs: TensorPrimitives.Abs(x, y); break;
+            case UnaryKind.Negate: TensorPrimitives.Negate(x, y); break;
+            default: throw new InvalidOperationException($"Unknown function {Function}.");
+        }
+    }
+
+    protected internal override void Backward()
+    {
+        ReadOnlySpan<float> x = X.Value.Span, y = Value.Span, dy = Grad!.Span;
+        var dx = X.Grad!.Span;
+        float p = Parameter;
+        switch (Function)
+        {
+            case UnaryKind.Relu: Kernels.ReluBackward(y, dy, dx); break; // f' = 1[x > 0]
+            case UnaryKind.LeakyRelu: // f' = 1 or slope
+                for (int i = 0; i < x.Length; i++) dx[i] += x[i] > 0f ? dy[i] : p * dy[i];
+                break;
+            case UnaryKind.Tanh: // f' = 1 - y^2
+                for (int i = 0; i < x.Length; i++) dx[i] += dy[i] * (1f - y[i] * y[i]);
+                break;
+            case UnaryKind.Elu: // f' = 1 for x > 0, alpha e^x = y + alpha otherwise
+                for (int i = 0; i < x.Length; i++) dx[i] += x[i] > 0f ? dy[i] : dy[i] * (y[i] + p);
+                break;
+            case UnaryKind.Softplus: // f' = sigmoid(x)
+            {
+                var s = Scratch();
+                TensorPrimitives.Sigmoid(x, s);
+                TensorPrimitives.MultiplyAdd(s, dy, dx, dx);
+                break;
+            }
+            case UnaryKind.Sigmoid: // f' = y (1 - y)
+                for (int i = 0; i < x.Length; i++) dx[i] += dy[i] * y[i] * (1f - y[i]);
+                break;
+            case UnaryKind.Exp: TensorPrimitives.MultiplyAdd(dy, y, dx, dx); break; // f' = y
+            case UnaryKind.Log: // f' = 1 / x
+                for (int i = 0; i < x.Length; i++) dx[i] += dy[i] / x[i];
+                break;
+            case UnaryKind.Scale: TensorPrimitives.MultiplyAdd(dy, p, dx, dx); break;
+            case UnaryKind.AddScalar: TensorPrimitives.Add(dx, dy, dx); break;
+            case UnaryKind.Square: // f' = 2x
+                for (int i = 0; i < x.Length; i++) dx[i] += 2f * x[i] * dy[i];
+                break;
+            case UnaryKind.Abs: // f' = sign(x) (0 at 0)
+                for (int i = 0; i < x.Length; i++) dx[i] += MathF.Sign(x[i]) * dy[i];
+                break;
+            case UnaryKind.Negate: TensorPrimitives.Subtract(dx, dy, dx); break;
+        }
+    }
+}
+
+public enum BinaryKind { Add, Subtract, Multiply, Divide }
+
+/// <summary>
+/// z = a (op) b element-wise. a is [r x c]; b is [r x c], a row [1 x c] (added to every row),
+/// a column [r x 1] (added to every column) or a scalar [1 x 1]. Backward sums b's gradient over
+/// the broadcast dimension.
+/// </summary>
+public sealed class BinaryNode : Node
+{
+    internal BinaryNode(Graph g, BinaryKind kind, Node a, Node b) : base(g, kind.ToString(), a, b)
+    {
+        Function = kind;
+    }
+
+    public BinaryKind Function { get; }
+    private Node A => Inputs[0];
+    private Node B => Inputs[1];
+
+    protected internal override (int Rows, int Cols) InferShape()
+    {
+        bool rowsOk = B.Rows == A.Rows || B.Rows == 1;
+        bool colsOk = B.Cols == A.Cols || B.Cols == 1;
+        if (!rowsOk || !colsOk)
+            throw Mismatch($"cannot combine {A.Value.Shape} with {B.Value.Shape}; the second operand must be the same shape, [1 x {A.Cols}], [{A.Rows} x 1] or [1 x 1].");
+        return (A.Rows, A.Cols);
+    }
+
+    /// <summary>Index into b for element (r, c) of a.</summary>
+    private int BIndex(int r, int c) => (B.Rows == 1 ? 0 : r) * B.Cols + (B.Cols == 1 ? 0 : c);
+
+    protected internal override void Forward()
+    {
+        ReadOnlySpan<float> a = A.Value.Span, b = B.Value.Span;
+        var z = Value.Span;
+        int rows = Rows, cols = Cols;
+        if (B.Rows == rows && B.Cols == cols)
+        {
+            switch (Function)
+            {
+                case BinaryKind.Add: TensorPrimitives.Add(a, b, z); break;
+                case BinaryKind.Subtract: TensorPrimitives.Subtract(a, b, z); break;
+                case BinaryKind.Multiply: TensorPrimitives.Multiply(a, b, z); break;
+                case BinaryKind.Divide: TensorPrimitives.Divide(a, b, z); break;
+            }
+            return;
+        }
+        for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+        {
+            int i = r * cols + c;
+            float bv = b[BIndex(r, c)];
+            z[i] = Function switch
+            {
+                BinaryKind.Add => a[i] + bv,
+                BinaryKind.Subtract => a[i] - bv,
+                BinaryKind.Multiply => a[i] * bv,
+                _ => a[i] / bv,
+            };
+        }
+    }
+
+    protected internal override void Backward()
+    {
+        ReadOnlySpan<float> a = A.Value.Span, b = B.Value.Span, dz = Grad!.Span;
+        int rows = Rows, cols = Cols;
+        if (A.RequiresGrad)
+        {
+            var da = A.Grad!.Span;
+            for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+            {
+                int i = r * cols + c;
+                da[i] += Function switch
+                {
+                    BinaryKind.Add or BinaryKind.Subtract => dz[i],
+                    BinaryKind.Multiply => dz[i] * b[BIndex(r, c)], // d(ab)/da = b
+                    _ => dz[i] / b[BIndex(r, c)],                   // d(a/b)/da = 1/b
+                };
+            }
+        }
+        if (B.RequiresGrad)
+        {
+            var db = B.Grad!.Span;
+            for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+            {
+                int i = r * cols + c, j = BIndex(r, c);
+                db[j] += Function switch
+                {
+                    BinaryKind.Add => dz[i],
+                    BinaryKind.Subtract => -dz[i],
+                    BinaryKind.Multiply => dz[i] * a[i],              // d(ab)/db = a
+                    _ => -dz[i] * a[i] / (b[j] * b[j]),               // d(a/b)/db = -a/b^2
+                };
+            }
+        }
+    }
+}
