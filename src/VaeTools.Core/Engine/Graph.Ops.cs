@@ -42,6 +42,9 @@ public sealed partial class Graph
     public Node ColumnSlice(Node x, int start, int count) => AddOp(new ColumnSliceNode(this, x, start, count));
     public Node Reshape(Node x, int rows, int cols) => AddOp(new ReshapeNode(this, x, rows, cols));
 
+    /// <summary>x stacked <paramref name="times"/> times along the rows: [B x c] -> [times*B x c].</summary>
+    public Node RepeatRows(Node x, int times) => AddOp(new RepeatRowsNode(this, x, times));
+
     /// <summary>Per-row Bernoulli log-likelihood of targets under logits: [B x D], [B x D] -> [B x 1].</summary>
     public Node BernoulliLogLikelihood(Node logits, Node targets) => AddOp(new BernoulliLogLikelihoodNode(this, logits, targets));
 

@@ -138,21 +138,29 @@ public sealed class NoiseNode : Node
 {
     private readonly int _cols;
 
-    internal NoiseNode(Graph graph, Node like, int cols, NoiseKind kind) : base(graph, "Noise", like)
+    internal NoiseNode(Graph graph, Node like, int cols, NoiseKind kind, float scale = 1f) : base(graph, "Noise", like)
     {
+        Scale = scale;
         _cols = cols;
         NoiseKind = kind;
         RequiresGrad = false;
     }
 
     public NoiseKind NoiseKind { get; }
+    /// <summary>tau of Laplace noise.</summary>
+    public float Scale { get; }
 
     protected internal override (int Rows, int Cols) InferShape() => (Inputs[0].Rows, _cols);
 
     protected internal override void Forward()
     {
-        if (NoiseKind == NoiseKind.StandardNormal) Graph.Random.FillNormal(Value.Span);
-        else Graph.Random.FillUniform(Value.Span, -0.5f, 0.5f);
+        var v = Value.Span;
+        switch (NoiseKind)
+        {
+            case NoiseKind.StandardNormal: Graph.Random.FillNormal(v); break;
+            case NoiseKind.CenteredUniform: Graph.Random.FillUniform(v, -0.5f, 0.5f); break;
+            case NoiseKind.Laplace: Graph.Random.FillLaplace(v, Scale); break;
+        }
     }
 
     protected internal override void Backward() { }
@@ -162,8 +170,10 @@ public enum NoiseKind
 {
     /// <summary>N(0, 1) per element.</summary>
     StandardNormal,
-    /// <summary>Uniform(-1/2, 1/2) per element (for Laplace reparameterisation).</summary>
+    /// <summary>Uniform(-1/2, 1/2) per element.</summary>
     CenteredUniform,
+    /// <summary>Laplace(0, tau) per element, drawn as -tau sign(u) ln(1 - 2|u|), u ~ Uniform(-1/2, 1/2).</summary>
+    Laplace,
 }
 
 /// <summary>
@@ -205,6 +215,14 @@ public sealed partial class Graph
         return Add(new InputNode(this, name, cols));
     }
 
+    /// <summary>A fixed [rows x cols] tensor filled with <paramref name="value"/> (not trainable).</summary>
+    public InputNode Constant(string name, int rows, int cols, float value)
+    {
+        var node = Input(name, cols);
+        node.SetRows(rows).Fill(value);
+        return node;
+    }
+
     private readonly Dictionary<Parameter, ParameterNode> _parameterNodes = new();
 
     public ParameterNode Param(Parameter parameter)
@@ -217,6 +235,12 @@ public sealed partial class Graph
 
     /// <summary>The parameters this graph uses, in the order they were added.</summary>
     public IEnumerable<Parameter> Parameters => _parameterNodes.Keys;
+
+    /// <summary>Laplace(0, tau) noise of a fixed shape [rows x cols], redrawn at every forward pass.</summary>
+    public NoiseNode Laplace(int rows, int cols, float tau) => Add(new NoiseNode(this, Constant("rows", rows, 1, 0f), cols, NoiseKind.Laplace, tau));
+
+    /// <summary>N(0, 1) noise of a fixed shape [rows x cols], redrawn at every forward pass.</summary>
+    public NoiseNode Normal(int rows, int cols) => Add(new NoiseNode(this, Constant("rows", rows, 1, 0f), cols, NoiseKind.StandardNormal));
 
     /// <summary>N(0, 1) noise of shape [like.Rows x cols], redrawn at every forward pass.</summary>
     public NoiseNode Normal(Node like, int cols) => Add(new NoiseNode(this, like, cols, NoiseKind.StandardNormal));

@@ -119,6 +119,16 @@ public sealed class RandomSource
         for (int i = 0; i < values.Length; i++) values[i] = low + w * NextFloat();
     }
 
+    /// <summary>Laplace(0, tau) by inversion: z = -tau sign(u) ln(1 - 2|u|), u ~ Uniform(-1/2, 1/2).</summary>
+    public void FillLaplace(Span<float> values, float tau)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            double u = NextDouble() - 0.5;
+            values[i] = (float)(-tau * Math.Sign(u) * Math.Log(1 - 2 * Math.Abs(u)));
+        }
+    }
+
     /// <summary>Fisher-Yates shuffle.</summary>
     public void Shuffle(Span<int> values)
     {

@@ -138,6 +138,7 @@ public class GradientCheckTests
     public void LogSumExp(Axis axis) => Check((g, x) => g.LogSumExp(x[0], axis), new[] { new Spec(3, 4, 0.1f, 5f) });
 
     [Fact] public void ColumnSlice() => Check((g, x) => g.ColumnSlice(x[0], 1, 2), new[] { Small });
+    [Fact] public void RepeatRows() => Check((g, x) => g.RepeatRows(x[0], 3), new[] { Small });
     [Fact] public void Reshape() => Check((g, x) => g.Reshape(x[0], -1, 2), new[] { Small });
 
     [Fact]

@@ -37,7 +37,8 @@ public sealed class ColumnSliceNode : Node
 
 /// <summary>
 /// The same values in a new shape: [r x c] -> [rows x cols] with rows*cols = r*c; row-major order is kept.
-/// A rows of -1 means "as many as fit" (e.g. [K*B x 1] -> [K x B] with cols = B).
+/// One of rows, cols may be -1, meaning "as many as fit" (e.g. [K*B x 1] -> [K x B] with rows = K, cols = -1,
+/// whatever the batch size).
 /// </summary>
 public sealed class ReshapeNode : Node
 {
@@ -45,8 +46,9 @@ public sealed class ReshapeNode : Node
 
     internal ReshapeNode(Graph g, Node x, int rows, int cols) : base(g, "Reshape", x)
     {
-        if (cols <= 0 || (rows <= 0 && rows != -1))
-            throw new ArgumentOutOfRangeException(nameof(rows), $"Reshape needs positive sizes (rows may be -1); got [{rows} x {cols}].");
+        bool ok = (rows > 0 || rows == -1) && (cols > 0 || cols == -1) && !(rows == -1 && cols == -1);
+        if (!ok)
+            throw new ArgumentOutOfRangeException(nameof(rows), $"Reshape needs positive sizes (one may be -1); got [{rows} x {cols}].");
         _rows = rows;
         _cols = cols;
     }
@@ -56,13 +58,46 @@ public sealed class ReshapeNode : Node
     protected internal override (int Rows, int Cols) InferShape()
     {
         int n = X.Rows * X.Cols;
-        int rows = _rows == -1 ? (n % _cols == 0 ? n / _cols : -1) : _rows;
-        if (rows < 0 || rows * _cols != n)
-            throw Mismatch($"cannot view {X.Value.Shape} ({n} values) as [{(_rows == -1 ? "?" : _rows.ToString())} x {_cols}].");
-        return (rows, _cols);
+        int rows = _rows, cols = _cols;
+        if (rows == -1) rows = n % cols == 0 ? n / cols : -1;
+        if (cols == -1) cols = n % rows == 0 ? n / rows : -1;
+        if (rows < 0 || cols < 0 || rows * cols != n)
+            throw Mismatch($"cannot view {X.Value.Shape} ({n} values) as [{(_rows == -1 ? "?" : _rows.ToString())} x {(_cols == -1 ? "?" : _cols.ToString())}].");
+        return (rows, cols);
     }
 
     protected internal override void Forward() => X.Value.Span.CopyTo(Value.Span);
 
     protected internal override void Backward() => Kernels.AddInPlace(X.Grad!.Span, Grad!.Span);
+}
+
+/// <summary>
+/// x stacked <c>times</c> times: [B x c] -> [times*B x c], block k (rows k*B .. k*B+B-1) a copy of x.
+/// Used to draw K samples per image. Backward sums the K blocks' gradients.
+/// </summary>
+public sealed class RepeatRowsNode : Node
+{
+    private readonly int _times;
+
+    internal RepeatRowsNode(Graph g, Node x, int times) : base(g, "RepeatRows", x)
+    {
+        if (times <= 0) throw new ArgumentOutOfRangeException(nameof(times), times, "RepeatRows needs a positive count.");
+        _times = times;
+    }
+
+    private Node X => Inputs[0];
+
+    protected internal override (int Rows, int Cols) InferShape() => (X.Rows * _times, X.Cols);
+
+    protected internal override void Forward()
+    {
+        int n = X.Value.Length;
+        for (int k = 0; k < _times; k++) X.Value.Span.CopyTo(Value.Span.Slice(k * n, n));
+    }
+
+    protected internal override void Backward()
+    {
+        int n = X.Value.Length;
+        for (int k = 0; k < _times; k++) Kernels.AddInPlace(X.Grad!.Span, Grad!.Span.Slice(k * n, n));
+    }
 }

@@ -1,0 +1,236 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace VaeTools.Engine;
+
+public enum OptimizerKind { Adam, Sgd, Adagrad }
+
+/// <summary>
+/// Updates parameters from their gradients with PyTorch's semantics (torch.optim, defaults included).
+/// State (moments, step count) is kept per parameter and can be saved and restored for checkpoints.
+/// </summary>
+public abstract class Optimizer
+{
+    protected Optimizer(IEnumerable<Parameter> parameters, float learningRate)
+    {
+        Parameters = parameters.ToArray();
+        if (Parameters.Count == 0) throw new ArgumentException("An optimiser needs at least one parameter.", nameof(parameters));
+        if (!(learningRate > 0) || !float.IsFinite(learningRate))
+            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be a positive finite number.");
+        LearningRate = learningRate;
+    }
+
+    public IReadOnlyList<Parameter> Parameters { get; }
+    public float LearningRate { get; set; }
+    /// <summary>Number of updates made so far.</summary>
+    public long StepCount { get; protected set; }
+    public abstract OptimizerKind Kind { get; }
+
+    /// <summary>Applies one update using each parameter's current Grad.</summary>
+    public abstract void Step();
+
+    /// <summary>Named state tensors (e.g. "exp_avg" per parameter) for checkpoints, in a fixed order.</summary>
+    public abstract IEnumerable<(string Name, Tensor Value)> StateTensors();
+
+    /// <summary>Copies optimiser state from <paramref name="other"/> (same kind, same parameter shapes).</summary>
+    public void CopyStateFrom(Optimizer other)
+    {
+        if (other.Kind != Kind) throw new ArgumentException($"Cannot copy {other.Kind} state into a {Kind} optimiser.");
+        var mine = StateTensors().ToArray();
+        var theirs = other.StateTensors().ToArray();
+        if (mine.Length != theirs.Length) throw new ArgumentException("The optimisers hold different numbers of state tensors.");
+        for (int i = 0; i < mine.Length; i++) mine[i].Value.CopyFrom(theirs[i].Value);
+        StepCount = other.StepCount;
+    }
+
+    /// <summary>Restores the step count (with <see cref="StateTensors"/> filled by the caller).</summary>
+    public void SetStepCount(long steps) => StepCount = steps >= 0 ? steps : throw new ArgumentOutOfRangeException(nameof(steps));
+
+    public static Optimizer Create(OptimizerKind kind, IEnumerable<Parameter> parameters, float learningRate) => kind switch
+    {
+        OptimizerKind.Adam => new AdamOptimizer(parameters, learningRate),
+        OptimizerKind.Sgd => new SgdOptimizer(parameters, learningRate),
+        OptimizerKind.Adagrad => new AdagradOptimizer(parameters, learningRate),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown optimiser."),
+    };
+
+    protected static Tensor[] ZerosLike(IReadOnlyList<Parameter> ps) => ps.Select(p => new Tensor(p.Value.Rows, p.Value.Cols)).ToArray();
+}
+
+/// <summary>
+/// Adam as torch.optim.Adam (amsgrad off): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+/// p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+/// </summary>
+public sealed class AdamOptimizer : Optimizer
+{
+    private readonly Tensor[] _m, _v;
+
+    public AdamOptimizer(IEnumerable<Parameter> parameters, float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f, float weightDecay = 0f)
+        : base(parameters, learningRate)
+    {
+        if (beta1 is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "beta1 must be in [0, 1).");
+        if (beta2 is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "beta2 must be in [0, 1).");
+        if (!(epsilon >= 0)) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be >= 0.");
+        Beta1 = beta1; Beta2 = beta2; Epsilon = epsilon; WeightDecay = weightDecay;
+        _m = ZerosLike(Parameters);
+        _v = ZerosLike(Parameters);
+    }
+
+    public float Beta1 { get; }
+    public float Beta2 { get; }
+    public float Epsilon { get; }
+    public float WeightDecay { get; }
+    public override OptimizerKind Kind => OptimizerKind.Adam;
+
+    public override IEnumerable<(string, Tensor)> StateTensors()
+    {
+        for (int i = 0; i < Parameters.Count; i++)
+        {
+            yield return (Parameters[i].Name + ".exp_avg", _m[i]);
+            yield return (Parameters[i].Name + ".exp_avg_sq", _v[i]);
+        }
+    }
+
+    public override void Step()
+    {
+        StepCount++;
+        double bc1 = 1 - Math.Pow(Beta1, StepCount);
+        double bc2 = 1 - Math.Pow(Beta2, StepCount);
+        float stepSize = (float)(LearningRate / bc1);
+        float bc2Sqrt = (float)Math.Sqrt(bc2);
+        for (int i = 0; i < Parameters.Count; i++)
+            Update(Parameters[i].Value.Span, Parameters[i].Grad.Span, _m[i].Span, _v[i].Span, stepSize, bc2Sqrt);
+    }
+
+    private void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float stepSize, float bc2Sqrt)
+    {
+        float b1 = Beta1, b2 = Beta2, c1 = 1 - b1, c2 = 1 - b2, eps = Epsilon, wd = WeightDecay, invBc2Sqrt = 1f / bc2Sqrt;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && wd == 0f)
+        {
+            ref float rp = ref MemoryMarshal.GetReference(p);
+            ref float rg = ref MemoryMarshal.GetReference(g);
+            ref float rm = ref MemoryMarshal.GetReference(m);
+            ref float rv = ref MemoryMarshal.GetReference(v);
+            var vb1 = Vector256.Create(b1); var vc1 = Vector256.Create(c1);
+            var vb2 = Vector256.Create(b2); var vc2 = Vector256.Create(c2);
+            var vInv = Vector256.Create(invBc2Sqrt); var vEps = Vector256.Create(eps); var vStep = Vector256.Create(stepSize);
+            for (; i <= p.Length - 8; i += 8)
+            {
+                var gi = Vector256.LoadUnsafe(ref rg, (nuint)i);
+                var mi = vb1 * Vector256.LoadUnsafe(ref rm, (nuint)i) + vc1 * gi;
+                var vi = vb2 * Vector256.LoadUnsafe(ref rv, (nuint)i) + vc2 * (gi * gi);
+                mi.StoreUnsafe(ref rm, (nuint)i);
+                vi.StoreUnsafe(ref rv, (nuint)i);
+                var denom = Vector256.Sqrt(vi) * vInv + vEps;
+                (Vector256.LoadUnsafe(ref rp, (nuint)i) - vStep * (mi / denom)).StoreUnsafe(ref rp, (nuint)i);
+            }
+        }
+        for (; i < p.Length; i++)
+        {
+            float gi = g[i] + wd * p[i];
+            m[i] = b1 * m[i] + c1 * gi;
+            v[i] = b2 * v[i] + c2 * gi * gi;
+            float denom = MathF.Sqrt(v[i]) * invBc2Sqrt + eps;
+            p[i] -= stepSize * (m[i] / denom);
+        }
+    }
+}
+
+/// <summary>
+/// SGD as torch.optim.SGD: with momentum mu, buf = g on the first step and mu buf + (1 - dampening) g after;
+/// the update is buf (or g + mu buf with Nesterov); p -= lr * update.
+/// </summary>
+public sealed class SgdOptimizer : Optimizer
+{
+    private readonly Tensor[] _buf;
+
+    public SgdOptimizer(IEnumerable<Parameter> parameters, float learningRate, float momentum = 0f, float dampening = 0f, bool nesterov = false, float weightDecay = 0f)
+        : base(parameters, learningRate)
+    {
+        if (momentum < 0) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be >= 0.");
+        if (nesterov && (momentum <= 0 || dampening != 0)) throw new ArgumentException("Nesterov momentum needs momentum > 0 and zero dampening.");
+        Momentum = momentum; Dampening = dampening; Nesterov = nesterov; WeightDecay = weightDecay;
+        _buf = ZerosLike(Parameters);
+    }
+
+    public float Momentum { get; }
+    public float Dampening { get; }
+    public bool Nesterov { get; }
+    public float WeightDecay { get; }
+    public override OptimizerKind Kind => OptimizerKind.Sgd;
+
+    public override IEnumerable<(string, Tensor)> StateTensors()
+    {
+        for (int i = 0; i < Parameters.Count; i++) yield return (Parameters[i].Name + ".momentum_buffer", _buf[i]);
+    }
+
+    public override void Step()
+    {
+        bool first = StepCount == 0;
+        StepCount++;
+        float lr = LearningRate, mu = Momentum, damp = 1 - Dampening, wd = WeightDecay;
+        for (int k = 0; k < Parameters.Count; k++)
+        {
+            var p = Parameters[k].Value.Span;
+            var g = Parameters[k].Grad.Span;
+            var b = _buf[k].Span;
+            for (int i = 0; i < p.Length; i++)
+            {
+                float d = g[i] + wd * p[i];
+                if (mu != 0f)
+                {
+                    b[i] = first ? d : mu * b[i] + damp * d;
+                    d = Nesterov ? d + mu * b[i] : b[i];
+                }
+                p[i] -= lr * d;
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Adagrad as torch.optim.Adagrad: sum += g^2; p -= lr / (1 + (t-1) lr_decay) * g / (sqrt(sum) + eps).
+/// </summary>
+public sealed class AdagradOptimizer : Optimizer
+{
+    private readonly Tensor[] _sum;
+
+    public AdagradOptimizer(IEnumerable<Parameter> parameters, float learningRate = 1e-2f, float learningRateDecay = 0f, float epsilon = 1e-10f, float initialAccumulator = 0f, float weightDecay = 0f)
+        : base(parameters, learningRate)
+    {
+        if (initialAccumulator < 0) throw new ArgumentOutOfRangeException(nameof(initialAccumulator), initialAccumulator, "must be >= 0.");
+        LearningRateDecay = learningRateDecay; Epsilon = epsilon; WeightDecay = weightDecay;
+        _sum = ZerosLike(Parameters);
+        foreach (var s in _sum) s.Fill(initialAccumulator);
+    }
+
+    public float LearningRateDecay { get; }
+    public float Epsilon { get; }
+    public float WeightDecay { get; }
+    public override OptimizerKind Kind => OptimizerKind.Adagrad;
+
+    public override IEnumerable<(string, Tensor)> StateTensors()
+    {
+        for (int i = 0; i < Parameters.Count; i++) yield return (Parameters[i].Name + ".sum", _sum[i]);
+    }
+
+    public override void Step()
+    {
+        StepCount++;
+        float clr = (float)(LearningRate / (1 + (StepCount - 1) * (double)LearningRateDecay));
+        float eps = Epsilon, wd = WeightDecay;
+        for (int k = 0; k < Parameters.Count; k++)
+        {
+            var p = Parameters[k].Value.Span;
+            var g = Parameters[k].Grad.Span;
+            var s = _sum[k].Span;
+            for (int i = 0; i < p.Length; i++)
+            {
+                float d = g[i] + wd * p[i];
+                s[i] += d * d;
+                p[i] -= clr * d / (MathF.Sqrt(s[i]) + eps);
+            }
+        }
+    }
+}

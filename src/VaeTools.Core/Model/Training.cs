@@ -1,0 +1,78 @@
+using VaeTools.Engine;
+
+namespace VaeTools.Model;
+
+/// <summary>One completed epoch. Losses are in nats per image (negative objective, summed over pixels).</summary>
+public sealed record EpochRecord
+{
+    public int Epoch { get; init; }
+    /// <summary>Mean training loss over the epoch's batches (weighted by batch size).</summary>
+    public double TrainLoss { get; init; }
+    /// <summary>Mean -log p(x|z) over the epoch (the reconstruction part), or -log p(x) estimate for decoder-only models.</summary>
+    public double TrainReconstruction { get; init; }
+    /// <summary>Mean KL(q(z|x) || p(z)) over the epoch (unweighted by beta); 0 for decoder-only models.</summary>
+    public double TrainKl { get; init; }
+    /// <summary>Loss on the validation data after the epoch, or null without validation data.</summary>
+    public double? TestLoss { get; init; }
+    public double? TestReconstruction { get; init; }
+    public double? TestKl { get; init; }
+    /// <summary>The KL weight in force at the end of the epoch (it ramps during a warm-up).</summary>
+    public double Beta { get; init; }
+    /// <summary>Wall-clock seconds of the epoch's training pass (validation excluded).</summary>
+    public double Seconds { get; init; }
+    /// <summary>Wall-clock seconds of the validation pass.</summary>
+    public double TestSeconds { get; init; }
+}
+
+/// <summary>How to train. Defaults are the classic reference run's (Adam 1e-3, batch 128, 10 epochs).</summary>
+public sealed record TrainingOptions
+{
+    public int Epochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 128;
+    public float LearningRate { get; init; } = 1e-3f;
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+    /// <summary>Seed of the shuffling and noise streams; null uses the model's seed.</summary>
+    public ulong? Seed { get; init; }
+    /// <summary>Threads for the matrix products; results are bitwise identical for any count.</summary>
+    public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
+    public Objective Objective { get; init; } = Objective.Elbo;
+    /// <summary>Samples of z per image (K) for the ELBO average or the IWAE bound.</summary>
+    public int Samples { get; init; } = 1;
+    /// <summary>Epochs over which beta ramps linearly from 0 to the model's Beta; 0 for none.</summary>
+    public int KlWarmupEpochs { get; init; }
+    /// <summary>Shuffle the training data each epoch.</summary>
+    public bool Shuffle { get; init; } = true;
+
+    public void Validate()
+    {
+        if (Epochs < 0) throw Bad(nameof(Epochs), Epochs, "0 or more");
+        if (BatchSize <= 0) throw Bad(nameof(BatchSize), BatchSize, "a positive number of images");
+        if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw Bad(nameof(LearningRate), LearningRate, "a positive finite number");
+        if (Threads <= 0) throw Bad(nameof(Threads), Threads, "1 or more");
+        if (Samples <= 0) throw Bad(nameof(Samples), Samples, "1 or more");
+        if (KlWarmupEpochs < 0) throw Bad(nameof(KlWarmupEpochs), KlWarmupEpochs, "0 or more");
+        if (!Enum.IsDefined(Optimizer)) throw Bad(nameof(Optimizer), Optimizer, string.Join(", ", Enum.GetNames<OptimizerKind>()));
+    }
+
+    private static ArgumentException Bad(string name, object value, string expected) =>
+        new($"TrainingOptions.{name} is {value}; expected {expected}.", name);
+}
+
+/// <summary>Reported after every batch (a struct: reporting allocates nothing).</summary>
+public readonly record struct TrainingProgress(int Epoch, int Epochs, int Batch, int Batches, double RunningLoss, EpochRecord? CompletedEpoch);
+
+/// <summary>The loss became NaN or infinite; the model was put back to its last good state.</summary>
+public sealed class TrainingDivergedException : Exception
+{
+    public TrainingDivergedException(string message, int epoch, int batch) : base(message)
+    {
+        Epoch = epoch;
+        Batch = batch;
+    }
+
+    public int Epoch { get; }
+    public int Batch { get; }
+}
+
+/// <summary>What a training run did.</summary>
+public sealed record TrainingResult(VaeModel Model, IReadOnlyList<EpochRecord> Epochs, bool Cancelled);

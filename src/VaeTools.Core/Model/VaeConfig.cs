@@ -1,0 +1,106 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace VaeTools.Model;
+
+/// <summary>Hidden-layer nonlinearity.</summary>
+public enum Activation { Relu, LeakyRelu, Tanh, Elu, Softplus }
+
+/// <summary>The decoder's distribution p(x | z) (spec: Model, decoder kinds 1-4).</summary>
+public enum Likelihood
+{
+    /// <summary>Bernoulli with logits; log p = sum x l - softplus(l).</summary>
+    Bernoulli,
+    /// <summary>Gaussian with one learned variance shared by all pixels (scalar log sigma^2, starts at 0).</summary>
+    GaussianSharedVariance,
+    /// <summary>Gaussian whose decoder outputs a mean and a log std per pixel (last layer width 2D).</summary>
+    GaussianPerDimensionVariance,
+    /// <summary>Gaussian with unit variance (1/2 squared error + constant).</summary>
+    GaussianUnitVariance,
+}
+
+/// <summary>The prior p(z).</summary>
+public enum Prior { StandardNormal, Laplace }
+
+/// <summary>How linear layers start.</summary>
+public enum Initialization
+{
+    /// <summary>PyTorch's nn.Linear default: weight and bias uniform in +-1/sqrt(fan_in).</summary>
+    PyTorchDefault,
+    /// <summary>Weights N(0, InitStd^2), biases zero.</summary>
+    Normal,
+}
+
+/// <summary>
+/// Everything that defines a model's architecture. Saved with the weights, so a loaded model is
+/// rebuilt exactly. Validate() explains any bad value.
+/// </summary>
+public sealed record VaeConfig
+{
+    public int InputDim { get; init; } = 784;
+    /// <summary>Encoder hidden widths, input side first; the decoder mirrors them.</summary>
+    public int[] HiddenDims { get; init; } = { 400 };
+    public int LatentDim { get; init; } = 20;
+    public Activation Activation { get; init; } = Activation.Relu;
+    public Likelihood Likelihood { get; init; } = Likelihood.Bernoulli;
+    /// <summary>For Gaussian likelihoods: pass the decoder mean through a sigmoid (restricts it to (0, 1)).</summary>
+    public bool SigmoidMean { get; init; }
+    /// <summary>Weight of the KL term in the loss (beta-VAE); 0 gives a plain autoencoder.</summary>
+    public float Beta { get; init; } = 1f;
+    public Initialization Initialization { get; init; } = Initialization.PyTorchDefault;
+    /// <summary>Standard deviation for <see cref="Initialization.Normal"/>.</summary>
+    public float InitStd { get; init; } = 0.01f;
+    public ulong Seed { get; init; } = 1;
+    public Prior Prior { get; init; } = Prior.StandardNormal;
+    /// <summary>Scale tau of the Laplace prior.</summary>
+    public float LaplaceScale { get; init; } = 1f;
+    /// <summary>No encoder: log p(x) is estimated from <see cref="PriorSamples"/> samples of z ~ p(z) shared by the batch.</summary>
+    public bool DecoderOnly { get; init; }
+    /// <summary>K for the decoder-only model's Monte Carlo marginal likelihood.</summary>
+    public int PriorSamples { get; init; } = 5;
+    /// <summary>Slope of LeakyReLU for negative inputs.</summary>
+    public float LeakySlope { get; init; } = 0.01f;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting and what is allowed.</summary>
+    public void Validate()
+    {
+        if (InputDim <= 0) throw Bad(nameof(InputDim), InputDim, "a positive width");
+        if (HiddenDims is null) throw Bad(nameof(HiddenDims), "null", "an array of positive widths (it may be empty)");
+        for (int i = 0; i < HiddenDims.Length; i++)
+            if (HiddenDims[i] <= 0) throw Bad($"{nameof(HiddenDims)}[{i}]", HiddenDims[i], "a positive width");
+        if (LatentDim <= 0) throw Bad(nameof(LatentDim), LatentDim, "a positive size");
+        if (!(Beta >= 0) || !float.IsFinite(Beta)) throw Bad(nameof(Beta), Beta, "a finite number >= 0");
+        if (Initialization == Initialization.Normal && (!(InitStd > 0) || !float.IsFinite(InitStd))) throw Bad(nameof(InitStd), InitStd, "a positive number");
+        if (Prior == Prior.Laplace && (!(LaplaceScale > 0) || !float.IsFinite(LaplaceScale))) throw Bad(nameof(LaplaceScale), LaplaceScale, "a positive number");
+        if (DecoderOnly && PriorSamples <= 0) throw Bad(nameof(PriorSamples), PriorSamples, "a positive number of samples");
+        if (!Enum.IsDefined(Activation)) throw Bad(nameof(Activation), Activation, string.Join(", ", Enum.GetNames<Activation>()));
+        if (!Enum.IsDefined(Likelihood)) throw Bad(nameof(Likelihood), Likelihood, string.Join(", ", Enum.GetNames<Likelihood>()));
+    }
+
+    private static ArgumentException Bad(string name, object value, string expected) =>
+        new($"VaeConfig.{name} is {value}; expected {expected}.", name);
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        Converters = { new JsonStringEnumConverter() },
+        WriteIndented = false,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    public static VaeConfig FromJson(string json)
+    {
+        var config = JsonSerializer.Deserialize<VaeConfig>(json, JsonOptions)
+            ?? throw new JsonException("The model configuration is empty.");
+        config.Validate();
+        return config;
+    }
+
+    /// <summary>e.g. "784-400-20 Relu Bernoulli".</summary>
+    public override string ToString() =>
+        $"{InputDim}-{string.Join("-", HiddenDims.Append(LatentDim))} {Activation} {Likelihood}{(DecoderOnly ? " decoder-only" : "")}";
+
+    // Records compare arrays by reference; compare HiddenDims by value.
+    public bool Equals(VaeConfig? other) => other is not null && ToJson() == other.ToJson();
+    public override int GetHashCode() => ToJson().GetHashCode();
+}

@@ -1,0 +1,128 @@
+using VaeTools.Engine;
+
+namespace VaeTools.Model;
+
+/// <summary>A linear layer's two parameters, weight [out x in] and bias [1 x out].</summary>
+public sealed record LinearLayer(Parameter Weight, Parameter Bias)
+{
+    public int In => Weight.Value.Cols;
+    public int Out => Weight.Value.Rows;
+
+    internal static LinearLayer Create(string name, int inputs, int outputs, VaeConfig config, RandomSource random)
+    {
+        var layer = new LinearLayer(new Parameter(name + ".weight", new Tensor(outputs, inputs)), new Parameter(name + ".bias", new Tensor(1, outputs)));
+        if (config.Initialization == Initialization.Normal) Init.Normal(layer.Weight.Value, layer.Bias.Value, config.InitStd, random);
+        else Init.PyTorchDefault(layer.Weight.Value, layer.Bias.Value, random);
+        return layer;
+    }
+
+    public Node Apply(Graph g, Node x) => g.Linear(x, g.Param(Weight), g.Param(Bias));
+}
+
+/// <summary>
+/// A variational autoencoder: an MLP encoder to (mu, log sigma^2), the reparameterised sample
+/// z = mu + sigma eps, and an MLP decoder to the parameters of p(x | z). Holds the parameters,
+/// the configuration and the training history. Graph construction is in VaeModel.Graphs.cs,
+/// inference in VaeModel.Inference.cs.
+/// </summary>
+public sealed partial class VaeModel
+{
+    private readonly List<EpochRecord> _history = new();
+
+    public VaeModel(VaeConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        Config = config;
+        var random = new RandomSource(config.Seed);
+        var hidden = config.HiddenDims;
+
+        // Encoder: D -> h1 -> ... -> hn, then two heads hn -> P (mean, log-variance).
+        int width = config.InputDim;
+        if (!config.DecoderOnly)
+        {
+            EncoderHidden = new LinearLayer[hidden.Length];
+            for (int i = 0; i < hidden.Length; i++)
+            {
+                EncoderHidden[i] = LinearLayer.Create($"encoder.hidden.{i}", width, hidden[i], config, random);
+                width = hidden[i];
+            }
+            EncoderMean = LinearLayer.Create("encoder.mean", width, config.LatentDim, config, random);
+            EncoderLogVariance = LinearLayer.Create("encoder.logvar", width, config.LatentDim, config, random);
+        }
+        else EncoderHidden = Array.Empty<LinearLayer>();
+
+        // Decoder mirrors the encoder: P -> hn -> ... -> h1 -> D (or 2D: mean and log std per pixel).
+        width = config.LatentDim;
+        DecoderHidden = new LinearLayer[hidden.Length];
+        for (int i = 0; i < hidden.Length; i++)
+        {
+            int w = hidden[hidden.Length - 1 - i];
+            DecoderHidden[i] = LinearLayer.Create($"decoder.hidden.{i}", width, w, config, random);
+            width = w;
+        }
+        int outWidth = config.Likelihood == Likelihood.GaussianPerDimensionVariance ? 2 * config.InputDim : config.InputDim;
+        DecoderOutput = LinearLayer.Create("decoder.output", width, outWidth, config, random);
+        if (config.Likelihood == Likelihood.GaussianSharedVariance)
+            DecoderLogVariance = new Parameter("decoder.logvar", new Tensor(1, 1)); // log sigma^2 = 0 at the start
+
+        var all = new List<Parameter>();
+        foreach (var l in EncoderHidden) all.AddRange(new[] { l.Weight, l.Bias });
+        if (EncoderMean is not null) all.AddRange(new[] { EncoderMean.Weight, EncoderMean.Bias, EncoderLogVariance!.Weight, EncoderLogVariance.Bias });
+        foreach (var l in DecoderHidden) all.AddRange(new[] { l.Weight, l.Bias });
+        all.AddRange(new[] { DecoderOutput.Weight, DecoderOutput.Bias });
+        if (DecoderLogVariance is not null) all.Add(DecoderLogVariance);
+        Parameters = all;
+    }
+
+    public VaeConfig Config { get; }
+    public IReadOnlyList<Parameter> Parameters { get; }
+    public LinearLayer[] EncoderHidden { get; }
+    public LinearLayer? EncoderMean { get; }
+    public LinearLayer? EncoderLogVariance { get; }
+    public LinearLayer[] DecoderHidden { get; }
+    public LinearLayer DecoderOutput { get; }
+    /// <summary>The shared log sigma^2 of <see cref="Likelihood.GaussianSharedVariance"/>, else null.</summary>
+    public Parameter? DecoderLogVariance { get; }
+
+    /// <summary>One record per completed training epoch, across every training run of this model.</summary>
+    public IReadOnlyList<EpochRecord> History => _history;
+
+    /// <summary>Total number of trainable values.</summary>
+    public long ParameterCount => Parameters.Sum(p => (long)p.Value.Length);
+
+    internal void AppendHistory(EpochRecord record) => _history.Add(record);
+    internal void ReplaceHistory(IEnumerable<EpochRecord> records)
+    {
+        _history.Clear();
+        _history.AddRange(records);
+    }
+
+    public Parameter GetParameter(string name) =>
+        Parameters.FirstOrDefault(p => p.Name == name)
+        ?? throw new KeyNotFoundException($"The model has no parameter '{name}'. It has: {string.Join(", ", Parameters.Select(p => p.Name))}.");
+
+    /// <summary>A deep copy (parameters, history); shares nothing with this model.</summary>
+    public VaeModel Clone()
+    {
+        var copy = new VaeModel(Config);
+        copy.CopyParametersFrom(this);
+        copy.ReplaceHistory(_history);
+        return copy;
+    }
+
+    public void CopyParametersFrom(VaeModel other)
+    {
+        if (!other.Config.Equals(Config)) throw new ArgumentException($"Cannot copy parameters from a {other.Config} model into a {Config} model.");
+        for (int i = 0; i < Parameters.Count; i++) Parameters[i].Value.CopyFrom(other.Parameters[i].Value);
+    }
+
+    /// <summary>Throws <see cref="ShapeMismatchException"/> when data rows are not this model's input width.</summary>
+    public void CheckInputWidth(int width, string what)
+    {
+        if (width != Config.InputDim)
+            throw new ShapeMismatchException($"{what} has rows of {width} values, but this model takes inputs of width {Config.InputDim} ({Config}).");
+    }
+
+    public override string ToString() => $"VaeModel {Config}, {ParameterCount} parameters, {History.Count} epochs trained";
+}

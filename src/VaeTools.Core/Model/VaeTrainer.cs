@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using VaeTools.Data;
+using VaeTools.Engine;
+
+namespace VaeTools.Model;
+
+/// <summary>
+/// Trains a <see cref="VaeModel"/> in place: shuffled minibatches, one optimiser step per batch,
+/// per-epoch records appended to the model's history. Everything a step needs is allocated before
+/// the first step. A cancelled or diverged run leaves the model as it was after the last completed
+/// epoch (parameters and optimiser state are snapshotted at every epoch's end).
+/// </summary>
+public sealed class VaeTrainer : IDisposable
+{
+    private readonly WorkerPool _pool;
+    private readonly LossGraph _graph;
+    private readonly RandomSource _shuffleRandom, _dataRandom, _noiseRandom, _evalRandom;
+    private readonly Tensor[] _snapshot;
+    private readonly Tensor[] _optimizerSnapshot;
+    private long _optimizerSnapshotSteps;
+    private long _stepsDone;
+
+    public VaeTrainer(VaeModel model, TrainingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Model = model;
+        Options = options;
+        var root = new RandomSource(options.Seed ?? model.Config.Seed);
+        _shuffleRandom = root.Split();
+        _dataRandom = root.Split();
+        _noiseRandom = root.Split();
+        _evalRandom = root.Split();
+        _pool = new WorkerPool(options.Threads);
+        _graph = model.BuildLossGraph(options.Objective, options.Samples, _pool, _noiseRandom);
+        Optimizer = Engine.Optimizer.Create(options.Optimizer, model.Parameters, options.LearningRate);
+        _snapshot = model.Parameters.Select(p => p.Value.Clone()).ToArray();
+        _optimizerSnapshot = Optimizer.StateTensors().Select(s => s.Value.Clone()).ToArray();
+    }
+
+    public VaeModel Model { get; }
+    public TrainingOptions Options { get; }
+    public Optimizer Optimizer { get; }
+
+    /// <summary>Trains for Options.Epochs epochs; see the class summary for cancellation and divergence.</summary>
+    public TrainingResult Train(IDataset train, IDataset? validation = null, Action<TrainingProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        Model.CheckInputWidth(train.Features, $"The training data ({train.Description})");
+        if (validation is not null) Model.CheckInputWidth(validation.Features, $"The validation data ({validation.Description})");
+        if (train.Count == 0) throw new ArgumentException($"The training data ({train.Description}) has no images.", nameof(train));
+
+        int n = train.Count, batchSize = Math.Min(Options.BatchSize, n);
+        int batches = (n + batchSize - 1) / batchSize;
+        var order = new int[n];
+        for (int i = 0; i < n; i++) order[i] = i;
+        var records = new List<EpochRecord>();
+        int firstEpoch = Model.History.Count + 1;
+        TakeSnapshot();
+
+        for (int e = 0; e < Options.Epochs; e++)
+        {
+            int epoch = firstEpoch + e;
+            var clock = Stopwatch.StartNew();
+            if (Options.Shuffle) _shuffleRandom.Shuffle(order);
+            double lossSum = 0, recSum = 0, klSum = 0;
+            for (int b = 0; b < batches; b++)
+            {
+                int start = b * batchSize, count = Math.Min(batchSize, n - start);
+                SetBeta(batches);
+                var (loss, rec, kl) = Step(train, order.AsSpan(start, count));
+                if (!double.IsFinite(loss)) Diverged(train, order.AsSpan(start, count), epoch, b + 1, batches, loss);
+                lossSum += loss * count; recSum += rec; klSum += kl;
+                _stepsDone++;
+                progress?.Invoke(new TrainingProgress(epoch, firstEpoch + Options.Epochs - 1, b + 1, batches, lossSum / (start + count), null));
+                if (cancellation.IsCancellationRequested)
+                {
+                    Restore();
+                    return new TrainingResult(Model, records, Cancelled: true);
+                }
+            }
+            double seconds = clock.Elapsed.TotalSeconds;
+
+            EpochRecord record = new()
+            {
+                Epoch = epoch,
+                TrainLoss = lossSum / n,
+                TrainReconstruction = -recSum / n,
+                TrainKl = klSum / n,
+                Beta = CurrentBeta,
+                Seconds = seconds,
+            };
+            if (validation is not null)
+            {
+                clock.Restart();
+                var eval = Evaluate(validation, batchSize);
+                record = record with { TestLoss = eval.Loss, TestReconstruction = eval.Reconstruction, TestKl = eval.Kl, TestSeconds = clock.Elapsed.TotalSeconds };
+            }
+            Model.AppendHistory(record);
+            records.Add(record);
+            TakeSnapshot();
+            progress?.Invoke(new TrainingProgress(epoch, firstEpoch + Options.Epochs - 1, batches, batches, record.TrainLoss, record));
+            if (cancellation.IsCancellationRequested) return new TrainingResult(Model, records, Cancelled: true);
+        }
+        return new TrainingResult(Model, records, Cancelled: false);
+    }
+
+    /// <summary>The beta in force now: the model's Beta, ramped linearly from 0 over the warm-up.</summary>
+    public double CurrentBeta { get; private set; }
+
+    private void SetBeta(int batchesPerEpoch)
+    {
+        double beta = Model.Config.Beta;
+        if (Options.KlWarmupEpochs > 0)
+            beta *= Math.Min(1.0, _stepsDone / ((double)Options.KlWarmupEpochs * batchesPerEpoch));
+        CurrentBeta = beta;
+        if (_graph.BetaScale is not null) _graph.BetaScale.Parameter = (float)beta;
+    }
+
+    /// <summary>One optimiser step on the given rows; returns (mean loss, summed log p(x|z) per image, summed KL per image).</summary>
+    private (double Loss, double LogLikSum, double KlSum) Step(IDataset data, ReadOnlySpan<int> rows)
+    {
+        data.CopyRows(rows, _graph.Data.SetRows(rows.Length).Span, _dataRandom);
+        _graph.Graph.Forward(_graph.Loss);
+        double loss = _graph.Loss.Value[0, 0];
+        if (!double.IsFinite(loss)) return (loss, 0, 0);
+        _graph.Graph.Backward(_graph.Loss);
+        Optimizer.Step();
+        return (loss, SumPerImage(_graph.LogLikelihood), _graph.Kl is null ? 0 : SumPerImage(_graph.Kl));
+    }
+
+    /// <summary>Sum over images of a per-sample-row value, averaging each image's K samples.</summary>
+    private double SumPerImage(Node perRow)
+    {
+        var v = perRow.Value.Span;
+        double s = 0;
+        for (int i = 0; i < v.Length; i++) s += v[i];
+        return s * ((double)_graph.Data.Rows / v.Length);
+    }
+
+    public readonly record struct Evaluation(double Loss, double Reconstruction, double Kl, int Count);
+
+    /// <summary>The loss and its parts on <paramref name="data"/> without training (z is sampled, as in training).</summary>
+    public Evaluation Evaluate(IDataset data, int batchSize = 0)
+    {
+        Model.CheckInputWidth(data.Features, $"The data ({data.Description})");
+        if (batchSize <= 0) batchSize = Options.BatchSize;
+        var saved = _graph.Graph.Random;
+        _graph.Graph.Random = _evalRandom;
+        try
+        {
+            int n = data.Count;
+            Span<int> rows = batchSize <= 4096 ? stackalloc int[batchSize] : new int[batchSize];
+            double loss = 0, rec = 0, kl = 0;
+            for (int start = 0; start < n; start += batchSize)
+            {
+                int count = Math.Min(batchSize, n - start);
+                for (int i = 0; i < count; i++) rows[i] = start + i;
+                data.CopyRows(rows[..count], _graph.Data.SetRows(count).Span, _evalRandom);
+                _graph.Graph.Forward(_graph.Loss);
+                loss += _graph.Loss.Value[0, 0] * (double)count;
+                rec += SumPerImage(_graph.LogLikelihood);
+                if (_graph.Kl is not null) kl += SumPerImage(_graph.Kl);
+            }
+            return new Evaluation(loss / n, -rec / n, kl / n, n);
+        }
+        finally
+        {
+            _graph.Graph.Random = saved;
+        }
+    }
+
+    private void TakeSnapshot()
+    {
+        for (int i = 0; i < _snapshot.Length; i++) _snapshot[i].CopyFrom(Model.Parameters[i].Value);
+        int k = 0;
+        foreach (var (_, t) in Optimizer.StateTensors()) _optimizerSnapshot[k++].CopyFrom(t);
+        _optimizerSnapshotSteps = Optimizer.StepCount;
+    }
+
+    private void Restore()
+    {
+        for (int i = 0; i < _snapshot.Length; i++) Model.Parameters[i].Value.CopyFrom(_snapshot[i]);
+        int k = 0;
+        foreach (var (_, t) in Optimizer.StateTensors()) t.CopyFrom(_optimizerSnapshot[k++]);
+        Optimizer.SetStepCount(_optimizerSnapshotSteps);
+    }
+
+    private void Diverged(IDataset data, ReadOnlySpan<int> rows, int epoch, int batch, int batches, double loss)
+    {
+        Restore();
+        // Tell bad data apart from a diverging optimiser.
+        var x = _graph.Data.Value;
+        for (int r = 0; r < x.Rows; r++)
+        for (int c = 0; c < x.Cols; c++)
+            if (!float.IsFinite(x[r, c]))
+                throw new TrainingDivergedException(
+                    $"The training data ({data.Description}) contains {x[r, c]} at image {rows[r]}, pixel {c} (epoch {epoch}, batch {batch} of {batches}). " +
+                    "The model was left as it was after the last completed epoch.", epoch, batch);
+        throw new TrainingDivergedException(
+            $"The loss became {loss} in epoch {epoch}, batch {batch} of {batches}. The model was left as it was after the last completed epoch. " +
+            "Try a smaller learning rate (e.g. 1e-4) or a different seed.", epoch, batch);
+    }
+
+    public void Dispose() => _pool.Dispose();
+}
