@@ -1,1 +1,169 @@
-Console.WriteLine("benchmark: not yet");
+// Side-by-side benchmark: trains the reference VAE with VaeTools and (with --compare-pytorch) the identical
+// configuration in PyTorch, in one run, and prints one JSON object per line:
+//   {"impl":"vaetools","epoch":1,"train_loss":..,"test_loss":..,"epoch_seconds":..,"test_seconds":..}  per epoch
+//   {"impl":"vaetools","summary":true,...}                                                              summary
+//   (PyTorch's lines, the same shape, from pytorch_reference.py)
+//   {"comparison":true,"speedup":..,...}                                                                ratio
+// Usage: dotnet run -c Release --project tests/VaeTools.Benchmarks -- --epochs 10 --batch-size 128
+//        --hidden 400 --latent 20 --lr 1e-3 --seed 1 --data <mnist dir> [--threads N] [--limit N] [--compare-pytorch]
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using VaeTools.Data;
+using VaeTools.Engine;
+using VaeTools.Model;
+
+var options = BenchmarkOptions.Parse(args);
+if (options is null) return 2;
+
+var ours = RunVaeTools(options);
+if (!options.ComparePytorch) return 0;
+
+var theirs = RunPytorch(options);
+if (theirs is null) return 1;
+Emit(new JsonObject
+{
+    ["comparison"] = true,
+    ["vaetools_mean_epoch_seconds"] = ours.MeanEpochSeconds,
+    ["pytorch_mean_epoch_seconds"] = theirs.MeanEpochSeconds,
+    ["speedup"] = theirs.MeanEpochSeconds / ours.MeanEpochSeconds,
+    ["vaetools_final_test_loss"] = ours.FinalTestLoss,
+    ["pytorch_final_test_loss"] = theirs.FinalTestLoss,
+    ["threads"] = options.Threads,
+});
+return 0;
+
+static Summary RunVaeTools(BenchmarkOptions o)
+{
+    var train = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Train, Directory = o.Data, Count = o.Limit });
+    var test = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Directory = o.Data });
+    var model = new VaeModel(new VaeConfig { HiddenDims = o.Hidden, LatentDim = o.Latent, Seed = o.Seed });
+    var training = new TrainingOptions
+    {
+        Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Seed = o.Seed, Threads = o.Threads,
+    };
+    using var trainer = new VaeTrainer(model, training);
+    var seconds = new List<double>();
+    double finalTest = double.NaN;
+    trainer.Train(train, test, p =>
+    {
+        if (p.CompletedEpoch is not { } r) return;
+        seconds.Add(r.Seconds);
+        finalTest = r.TestLoss ?? double.NaN;
+        Emit(new JsonObject
+        {
+            ["impl"] = "vaetools", ["epoch"] = r.Epoch, ["train_loss"] = r.TrainLoss, ["test_loss"] = r.TestLoss,
+            ["epoch_seconds"] = r.Seconds, ["test_seconds"] = r.TestSeconds,
+        });
+    });
+    var summary = new Summary(seconds.Average(), finalTest);
+    Emit(new JsonObject
+    {
+        ["impl"] = "vaetools", ["summary"] = true, ["epochs"] = seconds.Count, ["mean_epoch_seconds"] = summary.MeanEpochSeconds,
+        ["final_test_loss"] = finalTest, ["threads"] = o.Threads, ["train_images"] = train.Count,
+        ["peak_working_set_mb"] = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0),
+        ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+        ["vector512"] = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated,
+    });
+    return summary;
+}
+
+static Summary? RunPytorch(BenchmarkOptions o)
+{
+    string script = Path.Combine(AppContext.BaseDirectory, "pytorch_reference.py");
+    if (!File.Exists(script))
+    {
+        Console.Error.WriteLine($"pytorch_reference.py was not found next to the benchmark ({script}).");
+        return null;
+    }
+    var psi = new ProcessStartInfo(o.Python) { RedirectStandardOutput = true, UseShellExecute = false };
+    foreach (var a in new[] { script, "--data", o.Data, "--epochs", o.Epochs.ToString(), "--batch-size", o.BatchSize.ToString(),
+                 "--hidden", string.Join(",", o.Hidden), "--latent", o.Latent.ToString(), "--lr", o.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+                 "--seed", o.Seed.ToString(), "--threads", o.Threads.ToString() })
+        psi.ArgumentList.Add(a);
+    if (o.Limit is int limit) { psi.ArgumentList.Add("--limit"); psi.ArgumentList.Add(limit.ToString()); }
+    Process process;
+    try { process = Process.Start(psi)!; }
+    catch (Exception e)
+    {
+        Console.Error.WriteLine($"Could not start {o.Python}: {e.Message}. Install PyTorch with: apt-get install python3-torch libopenblas0-pthread");
+        return null;
+    }
+    Summary? summary = null;
+    string? line;
+    while ((line = process.StandardOutput.ReadLine()) is not null)
+    {
+        Console.WriteLine(line);
+        Console.Out.Flush();
+        var node = JsonNode.Parse(line);
+        if (node?["summary"]?.GetValue<bool>() == true)
+            summary = new Summary(node["mean_epoch_seconds"]!.GetValue<double>(), node["final_test_loss"]!.GetValue<double>());
+    }
+    process.WaitForExit();
+    if (process.ExitCode != 0 || summary is null)
+    {
+        Console.Error.WriteLine($"The PyTorch reference exited with code {process.ExitCode} without a summary (is python3-torch installed?).");
+        return null;
+    }
+    return summary;
+}
+
+static void Emit(JsonObject o)
+{
+    Console.WriteLine(o.ToJsonString());
+    Console.Out.Flush();
+}
+
+record Summary(double MeanEpochSeconds, double FinalTestLoss);
+
+sealed record BenchmarkOptions
+{
+    public int Epochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 128;
+    public int[] Hidden { get; init; } = { 400 };
+    public int Latent { get; init; } = 20;
+    public float LearningRate { get; init; } = 1e-3f;
+    public ulong Seed { get; init; } = 1;
+    public string Data { get; init; } = "";
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    public int? Limit { get; init; }
+    public bool ComparePytorch { get; init; }
+    public string Python { get; init; } = "/usr/bin/python3";
+
+    public static BenchmarkOptions? Parse(string[] args)
+    {
+        var o = new BenchmarkOptions();
+        try
+        {
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+                var inv = CultureInfo.InvariantCulture;
+                o = args[i] switch
+                {
+                    "--epochs" => o with { Epochs = int.Parse(Next(), inv) },
+                    "--batch-size" => o with { BatchSize = int.Parse(Next(), inv) },
+                    "--hidden" => o with { Hidden = Next().Split(',').Select(s => int.Parse(s, inv)).ToArray() },
+                    "--latent" => o with { Latent = int.Parse(Next(), inv) },
+                    "--lr" => o with { LearningRate = float.Parse(Next(), inv) },
+                    "--seed" => o with { Seed = ulong.Parse(Next(), inv) },
+                    "--data" => o with { Data = Next() },
+                    "--threads" => o with { Threads = int.Parse(Next(), inv) },
+                    "--limit" => o with { Limit = int.Parse(Next(), inv) },
+                    "--python" => o with { Python = Next() },
+                    "--compare-pytorch" => o with { ComparePytorch = true },
+                    _ => throw new ArgumentException($"Unknown option {args[i]}."),
+                };
+            }
+            if (o.Data.Length == 0) o = o with { Data = MnistLocator.ResolveDirectory(MnistVariant.Digits) };
+            return o;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+        {
+            Console.Error.WriteLine(e.Message);
+            Console.Error.WriteLine("usage: --epochs N --batch-size N --hidden W[,W..] --latent P --lr X --seed N --data DIR [--threads N] [--limit N] [--compare-pytorch] [--python PATH]");
+            return null;
+        }
+    }
+}

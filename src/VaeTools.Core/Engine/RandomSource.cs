@@ -28,14 +28,16 @@ public sealed class RandomSource
     /// <summary>A new, independent stream derived from this one's next outputs (for per-purpose streams).</summary>
     public RandomSource Split() => new(NextUInt64() ^ 0x9E3779B97F4A7C15UL);
 
-    /// <summary>The generator's whole state, for checkpoints.</summary>
-    public ulong[] GetState() => new[] { _s0, _s1, _s2, _s3 };
+    /// <summary>The generator's whole state (4 words, the Gaussian spare flag and value), for checkpoints.</summary>
+    public ulong[] GetState() => new[] { _s0, _s1, _s2, _s3, _hasSpare ? 1UL : 0UL, (ulong)BitConverter.DoubleToInt64Bits(_spare) };
 
     public void SetState(ReadOnlySpan<ulong> state)
     {
-        if (state.Length != 4) throw new ArgumentException($"A random state has 4 words; got {state.Length}.", nameof(state));
+        if (state.Length != 6) throw new ArgumentException($"A random state has 6 words; got {state.Length}.", nameof(state));
         if ((state[0] | state[1] | state[2] | state[3]) == 0) throw new ArgumentException("A random state of all zeros is invalid.", nameof(state));
         (_s0, _s1, _s2, _s3) = (state[0], state[1], state[2], state[3]);
+        _hasSpare = state[4] != 0;
+        _spare = BitConverter.Int64BitsToDouble((long)state[5]);
     }
 
     private static ulong SplitMix64(ref ulong x)

@@ -42,6 +42,8 @@ public sealed record TrainingOptions
     public int KlWarmupEpochs { get; init; }
     /// <summary>Shuffle the training data each epoch.</summary>
     public bool Shuffle { get; init; } = true;
+    /// <summary>When set, the model with its optimiser state is written here (atomically) after every epoch.</summary>
+    public string? CheckpointPath { get; init; }
 
     public void Validate()
     {

@@ -20,7 +20,10 @@ public sealed class VaeTrainer : IDisposable
     private long _optimizerSnapshotSteps;
     private long _stepsDone;
 
-    public VaeTrainer(VaeModel model, TrainingOptions options)
+    /// <param name="model">Trained in place.</param>
+    /// <param name="options">How to train.</param>
+    /// <param name="resume">A checkpoint's optimiser and random state (from <see cref="ModelFile.LoadWithCheckpoint"/>) to continue from exactly.</param>
+    public VaeTrainer(VaeModel model, TrainingOptions options, TrainingCheckpoint? resume = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
@@ -35,6 +38,7 @@ public sealed class VaeTrainer : IDisposable
         _pool = new WorkerPool(options.Threads);
         _graph = model.BuildLossGraph(options.Objective, options.Samples, _pool, _noiseRandom);
         Optimizer = Engine.Optimizer.Create(options.Optimizer, model.Parameters, options.LearningRate);
+        if (resume is not null) Resume(resume);
         _snapshot = model.Parameters.Select(p => p.Value.Clone()).ToArray();
         _optimizerSnapshot = Optimizer.StateTensors().Select(s => s.Value.Clone()).ToArray();
     }
@@ -100,10 +104,38 @@ public sealed class VaeTrainer : IDisposable
             Model.AppendHistory(record);
             records.Add(record);
             TakeSnapshot();
+            if (Options.CheckpointPath is not null) ModelFile.Save(Model, Options.CheckpointPath, CreateCheckpoint());
             progress?.Invoke(new TrainingProgress(epoch, firstEpoch + Options.Epochs - 1, batches, batches, record.TrainLoss, record));
             if (cancellation.IsCancellationRequested) return new TrainingResult(Model, records, Cancelled: true);
         }
         return new TrainingResult(Model, records, Cancelled: false);
+    }
+
+    private RandomSource[] Streams => new[] { _shuffleRandom, _dataRandom, _noiseRandom, _evalRandom };
+
+    /// <summary>The optimiser and random state now, for a checkpoint file.</summary>
+    public TrainingCheckpoint CreateCheckpoint() => new(
+        Optimizer.Kind, Optimizer.LearningRate, Optimizer.StepCount,
+        Optimizer.StateTensors().ToDictionary(s => s.Name, s => s.Value.Clone()),
+        Streams.Select(r => r.GetState()).ToArray());
+
+    private void Resume(TrainingCheckpoint checkpoint)
+    {
+        if (checkpoint.Optimizer != Optimizer.Kind)
+            throw new ArgumentException($"The checkpoint was trained with {checkpoint.Optimizer}; this run uses {Optimizer.Kind}. Resume with the same optimiser.", nameof(checkpoint));
+        foreach (var (name, tensor) in Optimizer.StateTensors())
+        {
+            if (!checkpoint.OptimizerState.TryGetValue(name, out var saved))
+                throw new ArgumentException($"The checkpoint lacks the optimiser state '{name}'.", nameof(checkpoint));
+            if (saved.Length != tensor.Length)
+                throw new ArgumentException($"The checkpoint's optimiser state '{name}' is {saved.Shape}; expected {tensor.Shape}.", nameof(checkpoint));
+            saved.Span.CopyTo(tensor.Span);
+        }
+        Optimizer.SetStepCount(checkpoint.Steps);
+        _stepsDone = checkpoint.Steps;
+        var streams = Streams;
+        if (checkpoint.RandomStates.Count == streams.Length)
+            for (int i = 0; i < streams.Length; i++) streams[i].SetState(checkpoint.RandomStates[i]);
     }
 
     /// <summary>The beta in force now: the model's Beta, ramped linearly from 0 over the warm-up.</summary>

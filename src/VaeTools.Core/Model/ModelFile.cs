@@ -1,0 +1,121 @@
+using System.Globalization;
+using System.Text.Json;
+using VaeTools.Engine;
+
+namespace VaeTools.Model;
+
+/// <summary>Optimiser and random-stream state saved with a checkpoint so that training can resume exactly.</summary>
+public sealed record TrainingCheckpoint(
+    OptimizerKind Optimizer,
+    float LearningRate,
+    long Steps,
+    IReadOnlyDictionary<string, Tensor> OptimizerState,
+    IReadOnlyList<ulong[]> RandomStates);
+
+/// <summary>
+/// The one place models are written and read. A model file is a safetensors file: every parameter
+/// under its name (PyTorch's [out x in] layout, so Python opens it as is), and in __metadata__ the
+/// format tag, the configuration (JSON) and the training history (JSON). A checkpoint adds the
+/// optimiser's state tensors ("optimizer.NAME") and random states. Writes are atomic.
+/// </summary>
+public static class ModelFile
+{
+    public const string FormatTag = "vaetools.vae";
+    public const int FormatVersion = 1;
+    private const string OptimizerPrefix = "optimizer.";
+
+    /// <summary>Writes <paramref name="model"/> (and a checkpoint's state, when given) to <paramref name="path"/> atomically.</summary>
+    public static void Save(VaeModel model, string path, TrainingCheckpoint? checkpoint = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var tensors = model.Parameters.Select(p => SafeTensor.FromTensor(p.Name, p.Value)).ToList();
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = FormatTag,
+            ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture),
+            ["config"] = model.Config.ToJson(),
+            ["history"] = JsonSerializer.Serialize(model.History, VaeConfig.JsonOptions),
+            ["parameters"] = model.ParameterCount.ToString(CultureInfo.InvariantCulture),
+        };
+        if (checkpoint is not null)
+        {
+            foreach (var (name, value) in checkpoint.OptimizerState) tensors.Add(SafeTensor.FromTensor(OptimizerPrefix + name, value));
+            metadata["optimizer"] = JsonSerializer.Serialize(new OptimizerInfo(checkpoint.Optimizer, checkpoint.LearningRate, checkpoint.Steps), VaeConfig.JsonOptions);
+            metadata["random_state"] = JsonSerializer.Serialize(checkpoint.RandomStates.Select(s => s.Select(w => w.ToString(CultureInfo.InvariantCulture)).ToArray()));
+        }
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full);
+        if (dir is not null && !Directory.Exists(dir))
+            throw new DirectoryNotFoundException($"Cannot write model file '{full}': the folder '{dir}' does not exist.");
+        SafeTensorsFile.Write(full, tensors, metadata);
+    }
+
+    /// <summary>Reads a model written by <see cref="Save"/>; any problem is a <see cref="ModelFileException"/> naming the file.</summary>
+    public static VaeModel Load(string path) => LoadWithCheckpoint(path).Model;
+
+    public static (VaeModel Model, TrainingCheckpoint? Checkpoint) LoadWithCheckpoint(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var full = Path.GetFullPath(path);
+        if (!File.Exists(full)) throw new FileNotFoundException($"Model file '{full}' does not exist.", full);
+        var content = SafeTensorsFile.Read(full);
+        ModelFileException Bad(string reason) => new(full, $"Cannot read model file '{full}': {reason}");
+
+        if (!content.Metadata.TryGetValue("format", out var format) || format != FormatTag)
+            throw Bad($"it is a safetensors file but not a VaeTools model (its metadata has no \"format\": \"{FormatTag}\"). Files from other programs cannot be imported.");
+        if (!content.Metadata.TryGetValue("format_version", out var versionText) || !int.TryParse(versionText, NumberStyles.None, CultureInfo.InvariantCulture, out int version))
+            throw Bad("the format_version metadata is missing or not a number.");
+        if (version > FormatVersion)
+            throw Bad($"it was written in format version {version}; this VaeTools reads up to version {FormatVersion}. Update VaeTools.");
+        if (!content.Metadata.TryGetValue("config", out var configJson)) throw Bad("the config metadata is missing.");
+
+        VaeConfig config;
+        try { config = VaeConfig.FromJson(configJson); }
+        catch (Exception e) when (e is JsonException or ArgumentException) { throw Bad($"the model configuration is invalid: {e.Message}"); }
+
+        var model = new VaeModel(config);
+        foreach (var p in model.Parameters)
+        {
+            if (!content.TryGet(p.Name, out var t)) throw Bad($"the tensor '{p.Name}' that a {config} model needs is missing.");
+            if (t!.Data.Length != p.Value.Length || !ShapeMatches(t.Shape, p.Value))
+                throw Bad($"the tensor '{p.Name}' has shape {SafeTensor.FormatShape(t.Shape)}; the configuration needs {p.Value.Shape}.");
+            for (int i = 0; i < t.Data.Length; i++)
+                if (!float.IsFinite(t.Data[i])) throw Bad($"the tensor '{p.Name}' holds {t.Data[i]} at position {i}; model weights must be finite.");
+            t.Data.CopyTo(p.Value.Span);
+        }
+
+        if (content.Metadata.TryGetValue("history", out var historyJson))
+        {
+            try { model.ReplaceHistory(JsonSerializer.Deserialize<List<EpochRecord>>(historyJson, VaeConfig.JsonOptions) ?? new()); }
+            catch (JsonException e) { throw Bad($"the training history is not valid JSON: {e.Message}"); }
+        }
+
+        TrainingCheckpoint? checkpoint = null;
+        if (content.Metadata.TryGetValue("optimizer", out var optimizerJson))
+        {
+            try
+            {
+                var info = JsonSerializer.Deserialize<OptimizerInfo>(optimizerJson, VaeConfig.JsonOptions) ?? throw new JsonException("empty");
+                var state = content.Tensors.Where(t => t.Name.StartsWith(OptimizerPrefix, StringComparison.Ordinal))
+                    .ToDictionary(t => t.Name[OptimizerPrefix.Length..], t => t.ToTensor());
+                var random = content.Metadata.TryGetValue("random_state", out var rj)
+                    ? (JsonSerializer.Deserialize<string[][]>(rj) ?? Array.Empty<string[]>()).Select(s => s.Select(w => ulong.Parse(w, CultureInfo.InvariantCulture)).ToArray()).ToArray()
+                    : Array.Empty<ulong[]>();
+                checkpoint = new TrainingCheckpoint(info.Kind, info.LearningRate, info.Steps, state, random);
+            }
+            catch (Exception e) when (e is JsonException or FormatException or OverflowException)
+            {
+                throw Bad($"the checkpoint's optimiser state is invalid: {e.Message}");
+            }
+        }
+        return (model, checkpoint);
+    }
+
+    private static bool ShapeMatches(int[] shape, Tensor t) =>
+        (shape.Length == 2 && shape[0] == t.Rows && shape[1] == t.Cols) ||
+        (shape.Length == 1 && t.Rows == 1 && shape[0] == t.Cols) ||
+        (shape.Length == 0 && t.Length == 1);
+
+    private sealed record OptimizerInfo(OptimizerKind Kind, float LearningRate, long Steps);
+}
