@@ -58,7 +58,6 @@ public sealed class VaeTrainer : IDisposable
         int n = train.Count, batchSize = Math.Min(Options.BatchSize, n);
         int batches = (n + batchSize - 1) / batchSize;
         var order = new int[n];
-        for (int i = 0; i < n; i++) order[i] = i;
         var records = new List<EpochRecord>();
         int firstEpoch = Model.History.Count + 1;
         TakeSnapshot();
@@ -67,6 +66,9 @@ public sealed class VaeTrainer : IDisposable
         {
             int epoch = firstEpoch + e;
             var clock = Stopwatch.StartNew();
+            // Each epoch's order depends only on the shuffle stream (not on the previous epoch's order),
+            // so a run resumed from a checkpoint sees the same batches as an uninterrupted one.
+            for (int i = 0; i < n; i++) order[i] = i;
             if (Options.Shuffle) _shuffleRandom.Shuffle(order);
             double lossSum = 0, recSum = 0, klSum = 0;
             for (int b = 0; b < batches; b++)

@@ -1,0 +1,200 @@
+using VaeTools.Data;
+using VaeTools.Engine;
+using VaeTools.Model;
+
+namespace VaeTools.Tests.Model;
+
+public class TrainingTests
+{
+    private static VaeModel SmallModel(ulong seed = 3, int inputs = 784) =>
+        new(new VaeConfig { InputDim = inputs, HiddenDims = new[] { 64 }, LatentDim = 4, Seed = seed });
+
+    /// <summary>Synthetic data: two blobs of 30-dim vectors in [0, 1].</summary>
+    private static TensorDataset Blobs(int n, int features = 30, ulong seed = 5)
+    {
+        var rng = new RandomSource(seed);
+        var t = new Tensor(n, features);
+        var labels = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            labels[i] = i % 2;
+            for (int d = 0; d < features; d++)
+            {
+                float center = (d % 2 == labels[i]) ? 0.85f : 0.15f;
+                t[i, d] = Math.Clamp(center + 0.05f * (float)rng.NextGaussian(), 0f, 1f);
+            }
+        }
+        return new TensorDataset(t, labels, "blobs");
+    }
+
+    private static float[][] Snapshot(VaeModel m) => m.Parameters.Select(p => p.Value.ToArray()).ToArray();
+
+    private static void AssertBitwiseEqual(float[][] a, float[][] b)
+    {
+        Assert.Equal(a.Length, b.Length);
+        for (int i = 0; i < a.Length; i++)
+        for (int j = 0; j < a[i].Length; j++)
+            Assert.True(BitConverter.SingleToInt32Bits(a[i][j]) == BitConverter.SingleToInt32Bits(b[i][j]), $"parameter {i} element {j}: {a[i][j]} vs {b[i][j]}");
+    }
+
+    [Fact]
+    public void ReferenceArchitecture_OnRealMnist_LearnsWellBeyondAnUntrainedModel()
+    {
+        var train = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Train, Count = 4000 });
+        var test = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Count = 1000 });
+        var model = new VaeModel(new VaeConfig { Seed = 1 }); // 784-400-20, ReLU, Bernoulli
+        using var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 2, BatchSize = 128, Seed = 1, Threads = 2 });
+        double untrained = trainer.Evaluate(test).Loss;
+        var result = trainer.Train(train, test);
+
+        // An untrained decoder predicts ~0.5 everywhere: ~784 ln 2 = 543 nats. Predicting each pixel's
+        // mean intensity (the best a model ignoring z can do) costs ~206 nats on MNIST.
+        Assert.InRange(untrained, 450, 650);
+        Assert.Equal(2, result.Epochs.Count);
+        Assert.True(result.Epochs[1].TestLoss < 175, $"test loss after 2 epochs on 4000 images: {result.Epochs[1].TestLoss}");
+        Assert.True(result.Epochs[1].TrainLoss < result.Epochs[0].TrainLoss);
+        Assert.True(result.Epochs[1].TestKl > 5, "the KL term should be in use (no posterior collapse on MNIST)");
+        Assert.Equal(2, model.History.Count);
+    }
+
+    [Fact]
+    public void SameSeed_GivesBitwiseIdenticalModels_AndThreadCountDoesNotMatter()
+    {
+        var data = Blobs(300);
+        float[][] Run(int threads)
+        {
+            var m = SmallModel(inputs: 30);
+            using var t = new VaeTrainer(m, new TrainingOptions { Epochs = 2, BatchSize = 32, Threads = threads });
+            t.Train(data);
+            return Snapshot(m);
+        }
+        var a = Run(1);
+        AssertBitwiseEqual(a, Run(1));
+        AssertBitwiseEqual(a, Run(2));
+        AssertBitwiseEqual(a, Run(3));
+        // And a different seed gives a different model.
+        var other = SmallModel(seed: 4, inputs: 30);
+        using (var t = new VaeTrainer(other, new TrainingOptions { Epochs = 2, BatchSize = 32 })) t.Train(data);
+        Assert.NotEqual(a[0], Snapshot(other)[0]);
+    }
+
+    [Fact]
+    public void Cancellation_ReturnsTheModelAsOfTheLastCompletedEpoch()
+    {
+        var data = Blobs(320);
+        var options = new TrainingOptions { Epochs = 3, BatchSize = 32, Seed = 9 };
+
+        var reference = SmallModel(inputs: 30);
+        using (var t = new VaeTrainer(reference, options with { Epochs = 1 })) t.Train(data);
+
+        var model = SmallModel(inputs: 30);
+        using var cts = new CancellationTokenSource();
+        using var trainer = new VaeTrainer(model, options);
+        var result = trainer.Train(data, progress: p =>
+        {
+            if (p.Epoch == 2 && p.Batch == 4) cts.Cancel(); // mid-way through epoch 2
+        }, cancellation: cts.Token);
+
+        Assert.True(result.Cancelled);
+        Assert.Single(result.Epochs);
+        Assert.Single(model.History);
+        AssertBitwiseEqual(Snapshot(reference), Snapshot(model));
+    }
+
+    [Fact]
+    public void DivergingLoss_StopsWithEpochAndBatch_AndKeepsTheLastGoodModel()
+    {
+        var data = Blobs(256);
+        var model = SmallModel(inputs: 30);
+        using (var t = new VaeTrainer(model, new TrainingOptions { Epochs = 1, BatchSize = 32 })) t.Train(data);
+        var good = Snapshot(model);
+
+        using var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 3, BatchSize = 32, Optimizer = OptimizerKind.Sgd, LearningRate = 1e12f });
+        var e = Assert.Throws<TrainingDivergedException>(() => trainer.Train(data));
+        Assert.Contains($"epoch {e.Epoch}", e.Message);
+        Assert.Contains($"batch {e.Batch} of 8", e.Message);
+        Assert.Equal(2, e.Epoch); // history already had one epoch
+        AssertBitwiseEqual(good, Snapshot(model));
+        Assert.Single(model.History);
+    }
+
+    [Fact]
+    public void DataOfTheWrongWidth_IsRejectedNamingBothWidths()
+    {
+        var model = SmallModel();
+        using var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 1 });
+        var e = Assert.Throws<ShapeMismatchException>(() => trainer.Train(Blobs(10, features: 30)));
+        Assert.Contains("30", e.Message);
+        Assert.Contains("784", e.Message);
+    }
+
+    [Fact]
+    public void NaNInData_IsRejectedWhenTheDatasetIsMade()
+    {
+        var t = new Tensor(3, 4);
+        t[2, 1] = float.NaN;
+        var e = Assert.ThrowsAny<Exception>(() => new TensorDataset(t));
+        Assert.Contains("NaN", e.Message);
+        Assert.Contains("2", e.Message);
+    }
+
+    [Fact]
+    public void CheckpointAndResume_ContinueExactlyAsAnUninterruptedRun()
+    {
+        var data = Blobs(200);
+        var validation = Blobs(50, seed: 11);
+        var options = new TrainingOptions { Epochs = 2, BatchSize = 32, Seed = 21 };
+        var straight = SmallModel(inputs: 30);
+        using (var t = new VaeTrainer(straight, options)) t.Train(data, validation);
+
+        var path = Path.Combine(Path.GetTempPath(), $"vaetools-ckpt-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            var first = SmallModel(inputs: 30);
+            using (var t = new VaeTrainer(first, options with { Epochs = 1, CheckpointPath = path })) t.Train(data, validation);
+            var (loaded, checkpoint) = ModelFile.LoadWithCheckpoint(path);
+            Assert.NotNull(checkpoint);
+            Assert.Single(loaded.History);
+            using (var t = new VaeTrainer(loaded, options with { Epochs = 1 }, checkpoint)) t.Train(data, validation);
+
+            AssertBitwiseEqual(Snapshot(straight), Snapshot(loaded));
+            Assert.Equal(straight.History.Select(h => h.TrainLoss), loaded.History.Select(h => h.TrainLoss));
+            Assert.Equal(new[] { 1, 2 }, loaded.History.Select(h => h.Epoch));
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void TrainingSteps_AllocateNothingAfterTheFirst()
+    {
+        var model = new VaeModel(new VaeConfig { Seed = 2 });
+        using var pool = new WorkerPool(2);
+        var graph = model.BuildLossGraph(pool: pool, random: new RandomSource(1));
+        var optimizer = new AdamOptimizer(model.Parameters);
+        new RandomSource(4).FillUniform(graph.Data.SetRows(128).Span, 0f, 1f);
+        void Step()
+        {
+            graph.Graph.Forward(graph.Loss);
+            graph.Graph.Backward(graph.Loss);
+            optimizer.Step();
+        }
+        for (int i = 0; i < 5; i++) Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) Step();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void KlWarmup_RampsBetaFromZero()
+    {
+        var data = Blobs(64);
+        var model = SmallModel(inputs: 30) ;
+        using var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 3, BatchSize = 32, KlWarmupEpochs = 2 });
+        var result = trainer.Train(data);
+        // 2 batches per epoch; beta = step / 4 at each step, capped at 1.
+        Assert.Equal(0.25, result.Epochs[0].Beta, 6);
+        Assert.Equal(0.75, result.Epochs[1].Beta, 6);
+        Assert.Equal(1.0, result.Epochs[2].Beta, 6);
+    }
+}
