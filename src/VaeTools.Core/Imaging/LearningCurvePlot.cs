@@ -1,17 +1,20 @@
 namespace VaeTools.Imaging;
 
-/// <summary>One named line of a <see cref="LearningCurvePlot"/>: a value per epoch (epoch 1 first). NaN marks an epoch without a value.</summary>
+/// <summary>
+/// One named line of a <see cref="LearningCurvePlot"/>: a value per epoch (epoch 1 first). NaN marks an
+/// epoch without a value (e.g. test loss measured every 10th epoch); the line joins the measured values.
+/// </summary>
 public sealed record LineSeries(string Name, IReadOnlyList<double> Values);
 
 /// <summary>
 /// Loss per epoch as lines with markers (circles for the 1st, 3rd, ... series, squares for the 2nd, 4th, ...),
 /// tab10 colours, legend in the upper right. Epochs are numbered from 1 on the x axis.
-/// Markers are drawn when no series is longer than <see cref="MaxMarkedEpochs"/>; in SVG each is one
-/// element with class "marker".
+/// A series gets a marker at each measured value when it has at most <see cref="MaxMarkedEpochs"/> of them;
+/// in SVG each marker is one element with class "marker", each line a polyline with class "line".
 /// </summary>
 public static class LearningCurvePlot
 {
-    /// <summary>Series longer than this are drawn as lines only, without markers.</summary>
+    /// <summary>Series with more measured values than this are drawn as lines only, without markers.</summary>
     public const int MaxMarkedEpochs = 100;
 
     /// <summary>
@@ -57,7 +60,6 @@ public static class LearningCurvePlot
         if (double.IsInfinity(min))
             throw new ArgumentException("Every value of every series is NaN; nothing to plot.", nameof(series));
         string[] names = series.Select(s => s.Name ?? "").ToArray();
-        bool markers = epochs <= MaxMarkedEpochs;
         string xLabel = options.XLabel ?? "epoch", yLabel = options.YLabel ?? "loss";
         var opt = options;
 
@@ -75,23 +77,12 @@ public static class LearningCurvePlot
             for (int k = 0; k < copies.Length; k++)
             {
                 Rgb color = PlotColors.ForLabel(k);
+                var points = Measured(copies[k]).Select(p => (frame.MapX(p.Epoch), frame.MapY(p.Value))).ToList();
                 s.BeginGroup("series");
-                // One polyline per run of measured epochs (NaN breaks the line).
-                var run = new List<(double X, double Y)>();
-                for (int e = 0; e <= copies[k].Length; e++)
-                {
-                    if (e < copies[k].Length && !double.IsNaN(copies[k][e]))
-                    {
-                        run.Add((frame.MapX(e + 1), frame.MapY(copies[k][e])));
-                        continue;
-                    }
-                    if (run.Count > 1) s.Polyline(run, color, 2, "line");
-                    run.Clear();
-                }
-                if (markers)
-                    for (int e = 0; e < copies[k].Length; e++)
-                        if (!double.IsNaN(copies[k][e]))
-                            DrawMarker(s, k, frame.MapX(e + 1), frame.MapY(copies[k][e]), color, "marker");
+                if (points.Count > 1) s.Polyline(points, color, 2, "line");
+                if (points.Count <= MaxMarkedEpochs)
+                    foreach (var (x, y) in points)
+                        DrawMarker(s, k, x, y, color, "marker");
                 s.EndGroup();
             }
             frame.DrawAxes(s, opt.Title, xLabel, yLabel);
@@ -104,17 +95,21 @@ public static class LearningCurvePlot
         });
     }
 
+    /// <summary>(epoch, value) of the measured (non-NaN) values; epochs count from 1.</summary>
+    private static IEnumerable<(int Epoch, double Value)> Measured(double[] values) =>
+        values.Select((v, i) => (i + 1, v)).Where(p => !double.IsNaN(p.v));
+
     private static bool HitsCurves(PlotFrame frame, double[][] series, double x0, double y0, double x1, double y1)
     {
         foreach (double[] values in series)
-            for (int e = 0; e < values.Length; e++)
+        {
+            var points = Measured(values).Select(p => (X: frame.MapX(p.Epoch), Y: frame.MapY(p.Value))).ToList();
+            for (int i = 0; i < points.Count; i++)
             {
-                if (double.IsNaN(values[e])) continue;
-                double px = frame.MapX(e + 1), py = frame.MapY(values[e]);
-                bool nextOk = e + 1 < values.Length && !double.IsNaN(values[e + 1]);
-                double qx = nextOk ? frame.MapX(e + 2) : px, qy = nextOk ? frame.MapY(values[e + 1]) : py;
-                if (PlotFrame.SegmentHitsBox(px, py, qx, qy, 5, x0, y0, x1, y1)) return true;
+                var q = points[Math.Min(i + 1, points.Count - 1)];
+                if (PlotFrame.SegmentHitsBox(points[i].X, points[i].Y, q.X, q.Y, 5, x0, y0, x1, y1)) return true;
             }
+        }
         return false;
     }
 

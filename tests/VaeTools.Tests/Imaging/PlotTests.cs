@@ -115,10 +115,11 @@ public class PlotTests
         Assert.Equal(3, WithClass(doc, "marker").Count());
         Assert.Single(WithClass(doc, "legend-entry"));
 
-        // NaN = not measured: no marker there, and the line breaks into two runs.
+        // NaN = not measured: no marker there; the line joins the measured values (4 points).
         var gaps = Parse(LearningCurvePlot.Create([new LineSeries("kl", [5, 4, double.NaN, 3, 2])]));
         Assert.Equal(4, WithClass(gaps, "marker").Count());
-        Assert.Equal(2, WithClass(gaps, "line").Count());
+        string points = (string)WithClass(gaps, "line").Single().Attribute("points")!;
+        Assert.Equal(4, points.Split(' ').Length);
     }
 
     [Fact]
@@ -128,6 +129,16 @@ public class PlotTests
         var doc = Parse(LearningCurvePlot.Create(train, ReadOnlySpan<double>.Empty));
         Assert.Empty(WithClass(doc, "marker"));
         Assert.Single(WithClass(doc, "line"));
+    }
+
+    [Fact]
+    public void SparseSeriesInALongRunKeepsItsMarkers()
+    {
+        double[] train = Enumerable.Range(0, 200).Select(i => 100.0 / (i + 1)).ToArray();
+        double[] test = train.Select((v, i) => i % 10 == 9 ? v + 1 : double.NaN).ToArray();
+        var doc = Parse(LearningCurvePlot.Create(train, test));
+        Assert.Equal(20, WithClass(doc, "marker").Count()); // only the 20 test values; train has too many
+        Assert.Equal(2, WithClass(doc, "line").Count());
     }
 
     [Fact]
