@@ -56,10 +56,32 @@ public static class IdxReader
     public static bool IsGzip(ReadOnlySpan<byte> bytes) => bytes.Length >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
 
     /// <summary>Reads and validates an images file (raw or gzip).</summary>
-    public static IdxImages ReadImages(string path) => ParseImages(ReadAllBytes(path), path);
+    public static IdxImages ReadImages(string path) => ReadAndParse(path, ParseImages);
 
     /// <summary>Reads and validates a labels file (raw or gzip); one byte per image.</summary>
-    public static byte[] ReadLabels(string path) => ParseLabels(ReadAllBytes(path), path);
+    public static byte[] ReadLabels(string path) => ReadAndParse(path, ParseLabels);
+
+    internal delegate T Parser<T>(ReadOnlySpan<byte> data, string source);
+
+    /// <summary>
+    /// Reads, decompresses if gzip, and parses <paramref name="path"/>. A structural error in a gzip file says so:
+    /// .NET decompresses a cut-off .gz to a short stream without complaint, so the length check is what catches it.
+    /// </summary>
+    internal static T ReadAndParse<T>(string path, Parser<T> parse)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        byte[] bytes = File.ReadAllBytes(path);
+        if (!IsGzip(bytes)) return parse(bytes, path);
+        byte[] data = Gunzip(bytes, path);
+        try
+        {
+            return parse(data, path);
+        }
+        catch (DataFormatException e) when (e is not DataChecksumException)
+        {
+            throw new DataFormatException(path, e.Message + " (These are the bytes decompressed from gzip; a cut-off .gz file decompresses to a short stream.)", e);
+        }
+    }
 
     /// <summary>Parses the (already decompressed) bytes of an images file; <paramref name="source"/> names it in errors.</summary>
     public static IdxImages ParseImages(ReadOnlySpan<byte> data, string source)

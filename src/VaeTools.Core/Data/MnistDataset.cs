@@ -287,8 +287,8 @@ public sealed class MnistDataset : IDataset
             labelsPath = MnistLocator.FindFile(target, labelsName)!;
         }
 
-        var images = (IdxImages)LoadCached(imagesPath, MnistFiles.ExpectedSha256(variant, imagesName), bytes => IdxReader.ParseImages(bytes, imagesPath));
-        var labels = (byte[])LoadCached(labelsPath, MnistFiles.ExpectedSha256(variant, labelsName), bytes => IdxReader.ParseLabels(bytes, labelsPath));
+        var images = (IdxImages)LoadCached(imagesPath, MnistFiles.ExpectedSha256(variant, imagesName), (bytes, source) => IdxReader.ParseImages(bytes, source));
+        var labels = (byte[])LoadCached(labelsPath, MnistFiles.ExpectedSha256(variant, labelsName), (bytes, source) => IdxReader.ParseLabels(bytes, source));
         if (images.Rows != 28 || images.Cols != 28)
             throw new DataFormatException(imagesPath, $"'{imagesPath}': expected 28 x 28 images but the header says {images.Rows} x {images.Cols}.");
         return Create(images, labels, options, labelsPath);
@@ -297,16 +297,15 @@ public sealed class MnistDataset : IDataset
     // Parsed, checksum-verified files, shared by every data set of the process (the datasets never write to them).
     private static readonly ConcurrentDictionary<string, Lazy<object>> Cache = new();
 
-    private static object LoadCached(string path, string expectedSha256, Func<byte[], object> parse)
+    private static object LoadCached(string path, string expectedSha256, IdxReader.Parser<object> parse)
     {
         var info = new FileInfo(path);
         string key = $"{info.FullName}|{info.Length}|{info.LastWriteTimeUtc.Ticks}|{expectedSha256}";
-        var lazy = Cache.GetOrAdd(key, _ => new Lazy<object>(() =>
+        var lazy = Cache.GetOrAdd(key, _ => new Lazy<object>(() => IdxReader.ReadAndParse(path, (bytes, source) =>
         {
-            byte[] bytes = IdxReader.ReadAllBytes(path);
-            IdxReader.VerifySha256(bytes, expectedSha256, path);
-            return parse(bytes);
-        }));
+            IdxReader.VerifySha256(bytes, expectedSha256, source);
+            return parse(bytes, source);
+        })));
         try
         {
             return lazy.Value;
