@@ -53,6 +53,8 @@ public abstract class Node
     public Tensor? Grad { get; private protected set; }
     public bool RequiresGrad { get; private protected set; }
     internal int Index { get; set; }
+    /// <summary>The nodes this one depends on (itself included), in order; computed on first use.</summary>
+    internal Node[]? Plan { get; set; }
 
     public int Rows => Value.Rows;
     public int Cols => Value.Cols;
@@ -186,7 +188,6 @@ public enum NoiseKind
 public sealed partial class Graph
 {
     private readonly List<Node> _nodes = new();
-    private readonly Dictionary<Node, Node[]> _plans = new();
 
     public Graph(WorkerPool? pool = null, RandomSource? random = null)
     {
@@ -254,7 +255,12 @@ public sealed partial class Graph
     private Node[] Plan(Node target)
     {
         if (target.Graph != this) throw new ArgumentException("The node belongs to another graph.", nameof(target));
-        if (_plans.TryGetValue(target, out var plan)) return plan;
+        return target.Plan ??= ComputePlan(target);
+    }
+
+    // Kept apart from Plan: its lambda's closure would otherwise be allocated on every call.
+    private Node[] ComputePlan(Node target)
+    {
         var needed = new bool[_nodes.Count];
         needed[target.Index] = true;
         for (int i = target.Index; i >= 0; i--)
@@ -262,9 +268,7 @@ public sealed partial class Graph
             if (!needed[i]) continue;
             foreach (var input in _nodes[i].Inputs) needed[input.Index] = true;
         }
-        plan = _nodes.Where(n => needed[n.Index]).ToArray();
-        _plans.Add(target, plan);
-        return plan;
+        return _nodes.Where(n => needed[n.Index]).ToArray();
     }
 
     /// <summary>Runs every node that <paramref name="target"/> depends on, in order.</summary>

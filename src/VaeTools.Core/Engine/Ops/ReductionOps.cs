@@ -110,15 +110,15 @@ public sealed class LogSumExpNode : Node
         for (int o = 0; o < outer; o++)
         {
             float max = float.NegativeInfinity;
-            for (int i = 0; i < inner; i++) max = MathF.Max(max, x[Index(o, i, cols)]);
+            for (int i = 0; i < inner; i++) max = MathF.Max(max, x[At(o, i, cols)]);
             if (float.IsNegativeInfinity(max)) { y[o] = float.NegativeInfinity; continue; }
             double s = 0;
-            for (int i = 0; i < inner; i++) s += Math.Exp(x[Index(o, i, cols)] - max);
+            for (int i = 0; i < inner; i++) s += Math.Exp(x[At(o, i, cols)] - max);
             y[o] = (float)(max + Math.Log(s));
         }
     }
 
-    private int Index(int outer, int inner, int cols) =>
+    private int At(int outer, int inner, int cols) =>
         _axis == Axis.Rows ? inner * cols + outer : outer * cols + inner;
 
     protected internal override void Backward()
@@ -132,7 +132,7 @@ public sealed class LogSumExpNode : Node
             if (float.IsNegativeInfinity(y[o])) continue;
             for (int i = 0; i < inner; i++)
             {
-                int k = Index(o, i, cols);
+                int k = At(o, i, cols);
                 dx[k] += dy[o] * MathF.Exp(x[k] - y[o]);
             }
         }
