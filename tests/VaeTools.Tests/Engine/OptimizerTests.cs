@@ -1,0 +1,161 @@
+using VaeTools.Engine;
+
+namespace VaeTools.Tests.Engine;
+
+/// <summary>Optimisers against independent float64 transcriptions of torch.optim's documented algorithms.</summary>
+public class OptimizerTests
+{
+    private const int N = 37; // not a multiple of the vector width: exercises the scalar tail
+
+    private static (Parameter p, double[] x) Setup(ulong seed)
+    {
+        var rng = new RandomSource(seed);
+        var p = new Parameter("p", new Tensor(1, N));
+        rng.FillNormal(p.Value.Span);
+        return (p, p.Value.ToArray().Select(v => (double)v).ToArray());
+    }
+
+    /// <summary>Gradient of f(x) = sum_i c_i x_i^2 / 2 + sin(x_i), a bumpy quadratic.</summary>
+    private static double Grad(double x, int i) => (1 + i % 5) * x + Math.Cos(x);
+
+    private static void SetGrad(Parameter p)
+    {
+        var v = p.Value.Span;
+        var g = p.Grad.Span;
+        for (int i = 0; i < N; i++) g[i] = (float)Grad(v[i], i);
+    }
+
+    private static void AssertClose(double[] expected, Parameter p, double tol)
+    {
+        var v = p.Value.Span;
+        for (int i = 0; i < N; i++) Assert.True(Math.Abs(expected[i] - v[i]) <= tol * (1 + Math.Abs(expected[i])), $"element {i}: {expected[i]} vs {v[i]}");
+    }
+
+    [Fact]
+    public void Adam_FollowsTorchOptimAdam()
+    {
+        var (p, x) = Setup(1);
+        var opt = new AdamOptimizer(new[] { p }, learningRate: 0.05f);
+        double b1 = 0.9, b2 = 0.999, eps = 1e-8, lr = 0.05;
+        var m = new double[N];
+        var v = new double[N];
+        for (int t = 1; t <= 25; t++)
+        {
+            SetGrad(p);
+            opt.Step();
+            for (int i = 0; i < N; i++)
+            {
+                double g = Grad(x[i], i);
+                m[i] = b1 * m[i] + (1 - b1) * g;
+                v[i] = b2 * v[i] + (1 - b2) * g * g;
+                double mHat = m[i] / (1 - Math.Pow(b1, t));
+                double vHat = v[i] / (1 - Math.Pow(b2, t));
+                x[i] -= lr * mHat / (Math.Sqrt(vHat) + eps);
+            }
+        }
+        AssertClose(x, p, 2e-4);
+        Assert.Equal(25, opt.StepCount);
+    }
+
+    [Fact]
+    public void Adam_FirstStepMovesEveryParameterByTheLearningRate()
+    {
+        // Bias correction makes the first update lr * g / |g| exactly (up to eps).
+        var (p, x) = Setup(2);
+        SetGrad(p);
+        var g = p.Grad.ToArray();
+        new AdamOptimizer(new[] { p }, learningRate: 0.01f).Step();
+        for (int i = 0; i < N; i++) Assert.Equal(x[i] - 0.01 * Math.Sign(g[i]), p.Value.Span[i], 5);
+    }
+
+    [Theory]
+    [InlineData(0f, 0f, false)]
+    [InlineData(0.9f, 0f, false)]
+    [InlineData(0.9f, 0.1f, false)]
+    [InlineData(0.9f, 0f, true)]
+    public void Sgd_FollowsTorchOptimSgd(float momentum, float dampening, bool nesterov)
+    {
+        var (p, x) = Setup(3);
+        var opt = new SgdOptimizer(new[] { p }, 0.02f, momentum, dampening, nesterov);
+        var buf = new double[N];
+        for (int t = 1; t <= 20; t++)
+        {
+            SetGrad(p);
+            opt.Step();
+            for (int i = 0; i < N; i++)
+            {
+                double d = Grad(x[i], i);
+                if (momentum != 0)
+                {
+                    buf[i] = t == 1 ? d : momentum * buf[i] + (1 - dampening) * d;
+                    d = nesterov ? d + momentum * buf[i] : buf[i];
+                }
+                x[i] -= 0.02 * d;
+            }
+        }
+        AssertClose(x, p, 1e-4);
+    }
+
+    [Fact]
+    public void Adagrad_FollowsTorchOptimAdagrad()
+    {
+        var (p, x) = Setup(4);
+        var opt = new AdagradOptimizer(new[] { p }, 0.1f, learningRateDecay: 0.01f);
+        var sum = new double[N];
+        for (int t = 1; t <= 20; t++)
+        {
+            SetGrad(p);
+            opt.Step();
+            double clr = 0.1 / (1 + (t - 1) * 0.01);
+            for (int i = 0; i < N; i++)
+            {
+                double g = Grad(x[i], i);
+                sum[i] += g * g;
+                x[i] -= clr * g / (Math.Sqrt(sum[i]) + 1e-10);
+            }
+        }
+        AssertClose(x, p, 1e-4);
+    }
+
+    [Fact]
+    public void BadSettings_AreRejectedByName()
+    {
+        var p = new Parameter("p", new Tensor(1, 3));
+        Assert.Contains("learning rate", Assert.Throws<ArgumentOutOfRangeException>(() => new AdamOptimizer(new[] { p }, -1f)).Message);
+        Assert.Contains("beta1", Assert.Throws<ArgumentOutOfRangeException>(() => new AdamOptimizer(new[] { p }, 1e-3f, beta1: 1f)).Message);
+        Assert.Throws<ArgumentException>(() => new SgdOptimizer(new[] { p }, 0.1f, momentum: 0f, nesterov: true));
+        Assert.Throws<ArgumentException>(() => new AdamOptimizer(Array.Empty<Parameter>()));
+    }
+}
+
+public class InitTests
+{
+    [Fact]
+    public void PyTorchDefault_IsUniformWithinOneOverSqrtFanIn()
+    {
+        var w = new Tensor(400, 784);
+        var b = new Tensor(1, 400);
+        Init.PyTorchDefault(w, b, new RandomSource(1));
+        double bound = 1 / Math.Sqrt(784);
+        var all = w.ToArray().Concat(b.ToArray()).ToArray();
+        Assert.All(all, v => Assert.InRange(v, -bound, bound));
+        double mean = all.Average(v => (double)v), variance = all.Average(v => (double)v * v);
+        Assert.InRange(mean, -0.01 * bound, 0.01 * bound);
+        Assert.InRange(variance, 0.98 * bound * bound / 3, 1.02 * bound * bound / 3); // Var U(-a, a) = a^2 / 3
+        Assert.True(all.Max() > 0.99 * bound && all.Min() < -0.99 * bound);
+    }
+
+    [Fact]
+    public void Normal_HasTheRequestedStdAndZeroBias()
+    {
+        var w = new Tensor(512, 784);
+        var b = new Tensor(1, 512);
+        b.Fill(3f);
+        Init.Normal(w, b, 0.01f, new RandomSource(2));
+        var v = w.ToArray();
+        double std = Math.Sqrt(v.Average(x => (double)x * x));
+        Assert.InRange(std, 0.0099, 0.0101);
+        Assert.All(b.ToArray(), x => Assert.Equal(0f, x));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Init.Normal(w, b, 0f, new RandomSource(2)));
+    }
+}

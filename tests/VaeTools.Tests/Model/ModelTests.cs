@@ -1,0 +1,154 @@
+using VaeTools.Data;
+using VaeTools.Engine;
+using VaeTools.Model;
+
+namespace VaeTools.Tests.Model;
+
+public class ModelTests
+{
+    [Fact]
+    public void Architecture_MirrorsTheEncoderInTheDecoder_WithPyTorchNames()
+    {
+        var m = new VaeModel(new VaeConfig { HiddenDims = new[] { 512, 256 }, LatentDim = 2 });
+        var shapes = m.Parameters.ToDictionary(p => p.Name, p => p.Value.Shape);
+        Assert.Equal("[512 x 784]", shapes["encoder.hidden.0.weight"]);
+        Assert.Equal("[256 x 512]", shapes["encoder.hidden.1.weight"]);
+        Assert.Equal("[2 x 256]", shapes["encoder.mean.weight"]);
+        Assert.Equal("[2 x 256]", shapes["encoder.logvar.weight"]);
+        Assert.Equal("[256 x 2]", shapes["decoder.hidden.0.weight"]);
+        Assert.Equal("[512 x 256]", shapes["decoder.hidden.1.weight"]);
+        Assert.Equal("[784 x 512]", shapes["decoder.output.weight"]);
+        Assert.Equal("[1 x 784]", shapes["decoder.output.bias"]);
+        long expected = 784 * 512 + 512 + 512 * 256 + 256 + 2 * (256 * 2 + 2) + 2 * 256 + 256 + 256 * 512 + 512 + 512 * 784 + 784;
+        Assert.Equal(expected, m.ParameterCount);
+    }
+
+    [Fact]
+    public void BadConfiguration_NamesTheSetting()
+    {
+        Assert.Contains("LatentDim", Assert.Throws<ArgumentException>(() => new VaeModel(new VaeConfig { LatentDim = 0 })).Message);
+        Assert.Contains("HiddenDims[1]", Assert.Throws<ArgumentException>(() => new VaeModel(new VaeConfig { HiddenDims = new[] { 10, -1 } })).Message);
+        Assert.Contains("Beta", Assert.Throws<ArgumentException>(() => new VaeModel(new VaeConfig { Beta = float.NaN })).Message);
+    }
+
+    [Fact]
+    public void SameSeed_SameInitialWeights_DifferentSeed_Different()
+    {
+        var a = new VaeModel(new VaeConfig { Seed = 5 });
+        var b = new VaeModel(new VaeConfig { Seed = 5 });
+        var c = new VaeModel(new VaeConfig { Seed = 6 });
+        Assert.Equal(a.Parameters[0].Value.ToArray(), b.Parameters[0].Value.ToArray());
+        Assert.NotEqual(a.Parameters[0].Value.ToArray(), c.Parameters[0].Value.ToArray());
+    }
+
+    [Fact]
+    public void EncodeDecodeSample_HaveTheRightShapesAndMatchTheTrainingGraph()
+    {
+        var model = new VaeModel(new VaeConfig { InputDim = 12, HiddenDims = new[] { 8 }, LatentDim = 3, Seed = 1 });
+        var x = new Tensor(5, 12);
+        new RandomSource(2).FillUniform(x.Span, 0f, 1f);
+        var enc = model.Encode(x);
+        Assert.Equal("[5 x 3]", enc.Mean.Shape);
+        Assert.Equal("[5 x 3]", enc.LogVariance.Shape);
+
+        // The same encoder, computed independently by hand from the weights: relu(x W1^T + b1) Wmu^T + bmu.
+        var w1 = model.EncoderHidden[0].Weight.Value; var b1 = model.EncoderHidden[0].Bias.Value;
+        var wm = model.EncoderMean!.Weight.Value; var bm = model.EncoderMean.Bias.Value;
+        for (int r = 0; r < 5; r++)
+        {
+            var h = new double[8];
+            for (int j = 0; j < 8; j++)
+            {
+                double s = b1[0, j];
+                for (int k = 0; k < 12; k++) s += (double)x[r, k] * w1[j, k];
+                h[j] = Math.Max(0, s);
+            }
+            for (int j = 0; j < 3; j++)
+            {
+                double s = bm[0, j];
+                for (int k = 0; k < 8; k++) s += h[k] * wm[j, k];
+                Assert.Equal(s, enc.Mean[r, j], 4);
+            }
+        }
+
+        var images = model.Decode(enc.Mean);
+        Assert.Equal("[5 x 12]", images.Shape);
+        Assert.All(images.ToArray(), v => Assert.InRange(v, 0f, 1f)); // sigmoid of the logits
+
+        var samples = model.Sample(7, 1f, new RandomSource(3), samplePixels: true);
+        Assert.Equal("[7 x 12]", samples.Shape);
+        Assert.All(samples.ToArray(), v => Assert.True(v == 0f || v == 1f));
+
+        Assert.Throws<ShapeMismatchException>(() => model.Decode(new Tensor(2, 4)));
+        Assert.Throws<ShapeMismatchException>(() => model.Encode(new Tensor(2, 11)));
+    }
+
+    [Fact]
+    public void SamplePrior_HasTheTemperatureAsStandardDeviation()
+    {
+        var model = new VaeModel(new VaeConfig { LatentDim = 4 });
+        var z = model.SamplePrior(20000, 0.5f, new RandomSource(9)).ToArray();
+        double std = Math.Sqrt(z.Average(v => (double)v * v));
+        Assert.InRange(std, 0.49, 0.51);
+    }
+
+    [Fact]
+    public void ModelFile_RoundTripsWeightsConfigurationAndHistory()
+    {
+        var data = new TensorDataset(RandomData(64, 10), null, "random");
+        var model = new VaeModel(new VaeConfig { InputDim = 10, HiddenDims = new[] { 6, 5 }, LatentDim = 2, Activation = Activation.Tanh, Seed = 4 });
+        using (var t = new VaeTrainer(model, new TrainingOptions { Epochs = 2, BatchSize = 16 })) t.Train(data);
+        var path = TempPath();
+        try
+        {
+            ModelFile.Save(model, path);
+            var loaded = ModelFile.Load(path);
+            Assert.Equal(model.Config, loaded.Config);
+            for (int i = 0; i < model.Parameters.Count; i++)
+                Assert.Equal(model.Parameters[i].Value.ToArray(), loaded.Parameters[i].Value.ToArray());
+            Assert.Equal(model.History, loaded.History);
+            // Python and other readers see plain safetensors with PyTorch-style names.
+            var raw = SafeTensorsFile.Read(path);
+            Assert.Equal(new[] { 6, 10 }, raw["encoder.hidden.0.weight"].Shape);
+            Assert.Equal(ModelFile.FormatTag, raw.Metadata["format"]);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void ModelFile_RejectsForeignTruncatedAndMismatchedFiles()
+    {
+        var path = TempPath();
+        try
+        {
+            // A valid safetensors file from "another program".
+            SafeTensorsFile.Write(path, new[] { new SafeTensor("w", new[] { 2 }, new[] { 1f, 2f }) });
+            var e = Assert.Throws<ModelFileException>(() => ModelFile.Load(path));
+            Assert.Contains(path, e.Message);
+            Assert.Contains("not a VaeTools model", e.Message);
+
+            // A real model file cut short.
+            var model = new VaeModel(new VaeConfig { InputDim = 10, HiddenDims = new[] { 6 }, LatentDim = 2 });
+            ModelFile.Save(model, path);
+            var bytes = File.ReadAllBytes(path);
+            File.WriteAllBytes(path, bytes[..(bytes.Length - 10)]);
+            Assert.Contains(path, Assert.Throws<ModelFileException>(() => ModelFile.Load(path)).Message);
+
+            // Not a safetensors file at all.
+            File.WriteAllText(path, "hello, world");
+            Assert.Contains("not a safetensors file", Assert.Throws<ModelFileException>(() => ModelFile.Load(path)).Message);
+
+            Assert.Throws<FileNotFoundException>(() => ModelFile.Load(path + ".missing"));
+        }
+        finally { File.Delete(path); }
+    }
+
+    private static string TempPath() => Path.Combine(Path.GetTempPath(), $"vaetools-test-{Guid.NewGuid():N}.safetensors");
+
+    private static Tensor RandomData(int n, int d)
+    {
+        var t = new Tensor(n, d);
+        new RandomSource(8).FillUniform(t.Span, 0f, 1f);
+        return t;
+    }
+}
