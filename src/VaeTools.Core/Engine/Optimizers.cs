@@ -26,8 +26,42 @@ public abstract class Optimizer
     public long StepCount { get; protected set; }
     public abstract OptimizerKind Kind { get; }
 
+    /// <summary>Threads for the update (element-wise, so results do not depend on the count).</summary>
+    public WorkerPool Pool { get; set; } = WorkerPool.Single;
+
     /// <summary>Applies one update using each parameter's current Grad.</summary>
-    public abstract void Step();
+    public void Step()
+    {
+        StepCount++;
+        BeginStep();
+        if (Pool.Threads == 1) Update(0, 1);
+        else Pool.Run(_parallel ??= new ParallelUpdate(this));
+    }
+
+    private ParallelUpdate? _parallel;
+
+    private sealed class ParallelUpdate(Optimizer owner) : IParallelTask
+    {
+        public void Execute(int part, int parts) => owner.Update(part, parts);
+    }
+
+    /// <summary>Updates this part's share of every parameter (chunks aligned to 16 values).</summary>
+    private void Update(int part, int parts)
+    {
+        for (int i = 0; i < Parameters.Count; i++)
+        {
+            int n = Parameters[i].Value.Length;
+            int start = part == 0 ? 0 : (int)((long)n * part / parts) & ~15;
+            int end = part == parts - 1 ? n : (int)((long)n * (part + 1) / parts) & ~15;
+            if (end > start) UpdateRange(i, start, end - start);
+        }
+    }
+
+    /// <summary>Computes the per-step scalars (bias corrections, decayed rates); StepCount is already incremented.</summary>
+    protected virtual void BeginStep() { }
+
+    /// <summary>Updates values [start, start + count) of parameter <paramref name="index"/>.</summary>
+    protected abstract void UpdateRange(int index, int start, int count);
 
     /// <summary>Named state tensors (e.g. "exp_avg" per parameter) for checkpoints, in a fixed order.</summary>
     public abstract IEnumerable<(string Name, Tensor Value)> StateTensors();
@@ -91,16 +125,17 @@ public sealed class AdamOptimizer : Optimizer
         }
     }
 
-    public override void Step()
+    private float _stepSize, _bc2Sqrt;
+
+    protected override void BeginStep()
     {
-        StepCount++;
-        double bc1 = 1 - Math.Pow(Beta1, StepCount);
-        double bc2 = 1 - Math.Pow(Beta2, StepCount);
-        float stepSize = (float)(LearningRate / bc1);
-        float bc2Sqrt = (float)Math.Sqrt(bc2);
-        for (int i = 0; i < Parameters.Count; i++)
-            Update(Parameters[i].Value.Span, Parameters[i].Grad.Span, _m[i].Span, _v[i].Span, stepSize, bc2Sqrt);
+        _stepSize = (float)(LearningRate / (1 - Math.Pow(Beta1, StepCount)));
+        _bc2Sqrt = (float)Math.Sqrt(1 - Math.Pow(Beta2, StepCount));
     }
+
+    protected override void UpdateRange(int k, int start, int count) =>
+        Update(Parameters[k].Value.Span.Slice(start, count), Parameters[k].Grad.Span.Slice(start, count),
+            _m[k].Span.Slice(start, count), _v[k].Span.Slice(start, count), _stepSize, _bc2Sqrt);
 
     private void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float stepSize, float bc2Sqrt)
     {
@@ -165,16 +200,14 @@ public sealed class SgdOptimizer : Optimizer
         for (int i = 0; i < Parameters.Count; i++) yield return (Parameters[i].Name + ".momentum_buffer", _buf[i]);
     }
 
-    public override void Step()
+    protected override void UpdateRange(int k, int start, int count)
     {
-        bool first = StepCount == 0;
-        StepCount++;
+        bool first = StepCount == 1;
         float lr = LearningRate, mu = Momentum, damp = 1 - Dampening, wd = WeightDecay;
-        for (int k = 0; k < Parameters.Count; k++)
         {
-            var p = Parameters[k].Value.Span;
-            var g = Parameters[k].Grad.Span;
-            var b = _buf[k].Span;
+            var p = Parameters[k].Value.Span.Slice(start, count);
+            var g = Parameters[k].Grad.Span.Slice(start, count);
+            var b = _buf[k].Span.Slice(start, count);
             for (int i = 0; i < p.Length; i++)
             {
                 float d = g[i] + wd * p[i];
@@ -215,16 +248,17 @@ public sealed class AdagradOptimizer : Optimizer
         for (int i = 0; i < Parameters.Count; i++) yield return (Parameters[i].Name + ".sum", _sum[i]);
     }
 
-    public override void Step()
+    private float _clr;
+
+    protected override void BeginStep() => _clr = (float)(LearningRate / (1 + (StepCount - 1) * (double)LearningRateDecay));
+
+    protected override void UpdateRange(int k, int start, int count)
     {
-        StepCount++;
-        float clr = (float)(LearningRate / (1 + (StepCount - 1) * (double)LearningRateDecay));
-        float eps = Epsilon, wd = WeightDecay;
-        for (int k = 0; k < Parameters.Count; k++)
+        float clr = _clr, eps = Epsilon, wd = WeightDecay;
         {
-            var p = Parameters[k].Value.Span;
-            var g = Parameters[k].Grad.Span;
-            var s = _sum[k].Span;
+            var p = Parameters[k].Value.Span.Slice(start, count);
+            var g = Parameters[k].Grad.Span.Slice(start, count);
+            var s = _sum[k].Span.Slice(start, count);
             for (int i = 0; i < p.Length; i++)
             {
                 float d = g[i] + wd * p[i];

@@ -38,6 +38,7 @@ public sealed class VaeTrainer : IDisposable
         _pool = new WorkerPool(options.Threads);
         _graph = model.BuildLossGraph(options.Objective, options.Samples, _pool, _noiseRandom);
         Optimizer = Engine.Optimizer.Create(options.Optimizer, model.Parameters, options.LearningRate);
+        Optimizer.Pool = _pool;
         if (resume is not null) Resume(resume);
         _snapshot = model.Parameters.Select(p => p.Value.Clone()).ToArray();
         _optimizerSnapshot = Optimizer.StateTensors().Select(s => s.Value.Clone()).ToArray();

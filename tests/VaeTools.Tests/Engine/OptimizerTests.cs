@@ -117,6 +117,34 @@ public class OptimizerTests
         AssertClose(x, p, 1e-4);
     }
 
+    [Theory]
+    [InlineData(OptimizerKind.Adam)]
+    [InlineData(OptimizerKind.Sgd)]
+    [InlineData(OptimizerKind.Adagrad)]
+    public void ParallelUpdate_IsBitwiseIdenticalToSingleThreaded_AndCoversEveryValue(OptimizerKind kind)
+    {
+        float[] Run(WorkerPool pool)
+        {
+            var ps = new[] { new Parameter("a", new Tensor(1, 1001)), new Parameter("b", new Tensor(3, 5)), new Parameter("c", new Tensor(1, 1)) };
+            var rng = new RandomSource(6);
+            foreach (var p in ps) rng.FillNormal(p.Value.Span);
+            var opt = Optimizer.Create(kind, ps, 0.01f);
+            opt.Pool = pool;
+            for (int t = 0; t < 5; t++)
+            {
+                foreach (var p in ps) { var v = p.Value.Span; var g = p.Grad.Span; for (int i = 0; i < v.Length; i++) g[i] = v[i] * v[i] - 0.3f; }
+                opt.Step();
+            }
+            return ps.SelectMany(p => p.Value.ToArray()).ToArray();
+        }
+        var single = Run(WorkerPool.Single);
+        using var pool = new WorkerPool(3);
+        var parallel = Run(pool);
+        Assert.Equal(single, parallel);
+        var untouched = new float[single.Length];
+        Assert.NotEqual(untouched, single);
+    }
+
     [Fact]
     public void BadSettings_AreRejectedByName()
     {
