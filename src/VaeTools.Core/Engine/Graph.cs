@@ -67,16 +67,21 @@ public abstract class Node
     /// <summary>Adds d(loss)/d(input) into each trainable input's Grad, given this node's Grad.</summary>
     protected internal abstract void Backward();
 
-    /// <summary>Sizes Value (and Grad) for the current inputs; allocates only when a buffer must grow.</summary>
+    /// <summary>Sizes Value for the current inputs; allocates only when a buffer must grow.</summary>
     internal virtual void Prepare()
     {
         var (r, c) = InferShape();
         Value.Resize(r, c);
-        if (RequiresGrad)
-        {
-            Grad ??= new Tensor(0, 0);
-            Grad.Resize(r, c);
-        }
+    }
+
+    /// <summary>
+    /// Sizes Grad like Value. Called by Backward only, so a graph used for inference alone
+    /// never holds gradient buffers.
+    /// </summary>
+    internal virtual void PrepareGrad()
+    {
+        Grad ??= new Tensor(0, 0);
+        Grad.Resize(Value.Rows, Value.Cols);
     }
 
     private protected ShapeMismatchException Mismatch(string what) =>
@@ -130,6 +135,7 @@ public sealed class ParameterNode : Node
 
     public Parameter Parameter { get; }
     internal override void Prepare() { }
+    internal override void PrepareGrad() { }
     protected internal override (int Rows, int Cols) InferShape() => (Value.Rows, Value.Cols);
     protected internal override void Forward() { }
     protected internal override void Backward() { }
@@ -291,12 +297,16 @@ public sealed partial class Graph
     {
         if (loss.Rows != 1 || loss.Cols != 1)
             throw new ShapeMismatchException($"Backward needs a scalar [1 x 1] loss; {loss.Kind} is {loss.Value.Shape}.");
-        if (!loss.RequiresGrad || loss.Grad is null)
+        if (!loss.RequiresGrad)
             throw new InvalidOperationException($"{loss.Kind} does not depend on any parameter, so there is nothing to differentiate.");
         var plan = Plan(loss);
         foreach (var node in plan)
-            if (node.RequiresGrad) node.Grad!.Clear();
-        loss.Grad.Span[0] = 1f;
+        {
+            if (!node.RequiresGrad) continue;
+            node.PrepareGrad();
+            node.Grad!.Clear();
+        }
+        loss.Grad!.Span[0] = 1f;
         for (int i = plan.Length - 1; i >= 0; i--)
         {
             var node = plan[i];
