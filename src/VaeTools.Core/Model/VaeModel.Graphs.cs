@@ -18,10 +18,16 @@ public readonly record struct DecoderHead(Node Mean, Node? LogVariance);
 /// <summary>The nodes of a built loss graph. All per-row values are per sample row (K rows per image).</summary>
 public sealed class LossGraph
 {
-    internal LossGraph(Graph graph, InputNode data, Node loss, Node logLikelihood, Node? kl, UnaryNode? betaScale, int samples)
+    internal LossGraph(Graph graph, InputNode data, Node loss, Node logLikelihood, Node? kl, UnaryNode? betaScale, int samples, Node? logWeights = null)
     {
-        Graph = graph; Data = data; Loss = loss; LogLikelihood = logLikelihood; Kl = kl; BetaScale = betaScale; Samples = samples;
+        Graph = graph; Data = data; Loss = loss; LogLikelihood = logLikelihood; Kl = kl; BetaScale = betaScale; Samples = samples; LogWeights = logWeights;
     }
+
+    /// <summary>
+    /// IWAE only: log w = log p(x|z) + log p(z) - log q(z|x) per sample row, [K*B x 1] (row k*B + b is sample k of image b).
+    /// Decoder-only: log p(x|z_k) for every image and prior sample, [B x K].
+    /// </summary>
+    public Node? LogWeights { get; }
 
     public Graph Graph { get; }
     /// <summary>The batch of images, [B x D].</summary>
@@ -145,12 +151,23 @@ public sealed partial class VaeModel
         // log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x); bound = logsumexp_k log w_k - log K
         var logW = g.Subtract(g.Add(logLik, BuildLogPrior(g, z)), logQ!);
         var bound = g.AddScalar(g.LogSumExp(g.Reshape(logW, samples, -1), Axis.Rows), -(float)Math.Log(samples)); // [1 x B]
-        return new LossGraph(g, x, g.Negate(g.Mean(bound)), logLik, kl, null, samples);
+        return new LossGraph(g, x, g.Negate(g.Mean(bound)), logLik, kl, null, samples, logW);
     }
 
-    private LossGraph BuildDecoderOnlyLoss(Graph g, InputNode x)
+    /// <summary>
+    /// The decoder-only model's loss graph with <paramref name="priorSamples"/> samples z_k ~ p(z) shared by the batch
+    /// (the model's own PriorSamples when null).
+    /// </summary>
+    public LossGraph BuildDecoderOnlyLossGraph(int? priorSamples = null, WorkerPool? pool = null, RandomSource? random = null)
     {
-        int k = Config.PriorSamples, d = Config.InputDim;
+        if (!Config.DecoderOnly) throw new InvalidOperationException("This model has an encoder; use BuildLossGraph.");
+        var g = new Graph(pool, random);
+        return BuildDecoderOnlyLoss(g, g.Input("x", Config.InputDim), priorSamples ?? Config.PriorSamples);
+    }
+
+    private LossGraph BuildDecoderOnlyLoss(Graph g, InputNode x, int? priorSamples = null)
+    {
+        int k = priorSamples ?? Config.PriorSamples, d = Config.InputDim;
         var z = Config.Prior == Prior.Laplace ? g.Laplace(k, Config.LatentDim, Config.LaplaceScale) : g.Normal(k, Config.LatentDim);
         var head = BuildDecoder(g, z); // [K x D]
         Node pairwise; // log p(x_b | z_k), [B x K]
@@ -176,6 +193,6 @@ public sealed partial class VaeModel
             pairwise = g.AddScalar(g.Scale(g.Add(quad, perK), -0.5f), (float)(-0.5 * d * GaussianLogDensityNode.Log2Pi));
         }
         var logPx = g.AddScalar(g.LogSumExp(pairwise, Axis.Columns), -(float)Math.Log(k)); // [B x 1]
-        return new LossGraph(g, x, g.Negate(g.Mean(logPx)), logPx, null, null, 1);
+        return new LossGraph(g, x, g.Negate(g.Mean(logPx)), logPx, null, null, 1, pairwise);
     }
 }
