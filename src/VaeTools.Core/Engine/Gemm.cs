@@ -274,30 +274,10 @@ public static partial class Gemm
             for (int ir = 0; ir < mc; ir += mr)
             {
                 int rows = Math.Min(mr, mc - ir);
-                float* panel = dst + ir * kc;
-                if (_transA)
-                {
-                    // A stored k x m: row p of the panel is contiguous in A.
-                    for (int p = 0; p < kc; p++)
-                    {
-                        float* src = _a + (long)(p0 + p) * _lda + i0 + ir;
-                        float* d = panel + p * mr;
-                        int ii = 0;
-                        for (; ii < rows; ii++) d[ii] = src[ii];
-                        for (; ii < mr; ii++) d[ii] = 0f;
-                    }
-                }
-                else
-                {
-                    // A stored m x k: each row of op(A) is contiguous; scatter it with stride MR.
-                    for (int ii = 0; ii < rows; ii++)
-                    {
-                        float* src = _a + (long)(i0 + ir + ii) * _lda + p0;
-                        for (int p = 0; p < kc; p++) panel[p * mr + ii] = src[p];
-                    }
-                    for (int ii = rows; ii < mr; ii++)
-                        for (int p = 0; p < kc; p++) panel[p * mr + ii] = 0f;
-                }
+                if (_transA) // A stored k x m: row p of the panel is contiguous in A
+                    PackCopy(_a + (long)p0 * _lda + i0 + ir, _lda, rows, kc, dst + ir * kc, mr);
+                else         // A stored m x k: rows of op(A) are contiguous; transpose them
+                    PackTransposed(_a + (long)(i0 + ir) * _lda + p0, _lda, rows, kc, dst + ir * kc, mr);
             }
         }
 
@@ -310,32 +290,94 @@ public static partial class Gemm
             for (int jr = 0; jr < nc; jr += nr)
             {
                 int cols = Math.Min(nr, nc - jr);
-                float* panel = dst + jr * kc;
-                if (!_transB)
-                {
-                    // B stored k x n: row p of the panel is contiguous in B.
-                    for (int p = 0; p < kc; p++)
-                    {
-                        float* src = _b + (long)(p0 + p) * _ldb + j0 + jr;
-                        float* d = panel + p * nr;
-                        int jj = 0;
-                        for (; jj < cols; jj++) d[jj] = src[jj];
-                        for (; jj < nr; jj++) d[jj] = 0f;
-                    }
-                }
-                else
-                {
-                    // B stored n x k: each column of op(B) is contiguous; scatter it with stride NR.
-                    for (int jj = 0; jj < cols; jj++)
-                    {
-                        float* src = _b + (long)(j0 + jr + jj) * _ldb + p0;
-                        for (int p = 0; p < kc; p++) panel[p * nr + jj] = src[p];
-                    }
-                    for (int jj = cols; jj < nr; jj++)
-                        for (int p = 0; p < kc; p++) panel[p * nr + jj] = 0f;
-                }
+                if (!_transB) // B stored k x n: row p of the panel is contiguous in B
+                    PackCopy(_b + (long)p0 * _ldb + j0 + jr, _ldb, cols, kc, dst + jr * kc, nr);
+                else          // B stored n x k: columns of op(B) are contiguous; transpose them
+                    PackTransposed(_b + (long)(j0 + jr) * _ldb + p0, _ldb, cols, kc, dst + jr * kc, nr);
             }
         }
+    }
+
+    /// <summary>
+    /// dst[p*width + r] = src[p*srcStride + r] for p &lt; len, r &lt; valid; zero for valid &lt;= r &lt; width.
+    /// </summary>
+    private static unsafe void PackCopy(float* src, int srcStride, int valid, int len, float* dst, int width)
+    {
+        for (int p = 0; p < len; p++, src += srcStride, dst += width)
+        {
+            int r = 0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; r + 16 <= valid; r += 16) Vector512.Load(src + r).Store(dst + r);
+            if (Vector256.IsHardwareAccelerated)
+                for (; r + 8 <= valid; r += 8) Vector256.Load(src + r).Store(dst + r);
+            if (Vector128.IsHardwareAccelerated)
+                for (; r + 4 <= valid; r += 4) Vector128.Load(src + r).Store(dst + r);
+            for (; r < valid; r++) dst[r] = src[r];
+            for (; r < width; r++) dst[r] = 0f;
+        }
+    }
+
+    /// <summary>
+    /// dst[p*width + r] = src[r*srcStride + p] for p &lt; len, r &lt; valid; zero for valid &lt;= r &lt; width.
+    /// Rows go through 8 x 8 AVX transposes in groups of 8; a last partial group overlaps the one
+    /// before it (those rows are written twice with the same values).
+    /// </summary>
+    private static unsafe void PackTransposed(float* src, int srcStride, int valid, int len, float* dst, int width)
+    {
+        if (valid >= 8 && Avx.IsSupported)
+        {
+            for (int g = 0; g < valid; g += 8)
+            {
+                int r0 = Math.Min(g, valid - 8);
+                float* s = src + (long)r0 * srcStride;
+                float* d = dst + r0;
+                int p = 0;
+                for (; p + 8 <= len; p += 8)
+                    Transpose8x8(s + p, srcStride, d + (long)p * width, width);
+                for (; p < len; p++)
+                    for (int r = 0; r < 8; r++) d[(long)p * width + r] = s[(long)r * srcStride + p];
+            }
+        }
+        else
+        {
+            for (int r = 0; r < valid; r++)
+            {
+                float* s = src + (long)r * srcStride;
+                for (int p = 0; p < len; p++) dst[(long)p * width + r] = s[p];
+            }
+        }
+        if (valid < width)
+            for (int p = 0; p < len; p++)
+                for (int r = valid; r < width; r++) dst[(long)p * width + r] = 0f;
+    }
+
+    /// <summary>dst[j*dstStride + i] = src[i*srcStride + j] for an 8 x 8 block, with AVX shuffles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Transpose8x8(float* src, int srcStride, float* dst, int dstStride)
+    {
+        long s = srcStride;
+        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + s);
+        Vector256<float> r2 = Avx.LoadVector256(src + 2 * s), r3 = Avx.LoadVector256(src + 3 * s);
+        Vector256<float> r4 = Avx.LoadVector256(src + 4 * s), r5 = Avx.LoadVector256(src + 5 * s);
+        Vector256<float> r6 = Avx.LoadVector256(src + 6 * s), r7 = Avx.LoadVector256(src + 7 * s);
+        // Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves.
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        long d = dstStride;
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + d, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * d, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * d, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * d, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * d, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * d, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * d, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     private static void Blocking(GemmPath path, out int mr, out int nr, out int kc, out int mc, out int nc)
