@@ -40,8 +40,15 @@ public static partial class Gemm
 
     // Blocking parameters per path. MR x NR is the micro-tile; KC the maximal k block (the actual
     // block, KcFor(k), depends on k only); MC x KC of op(A) and KC x NC of op(B) are packed at a time.
-    internal static int Mr512 = 12, Kc512 = 392, Mc512 = 132, Nc512 = 1024;
-    private const int Nr512 = 32;
+    internal static int Kc512 = 256, Mc512 = 128, Nc512 = 1024;
+    private const int Mr512 = 8, Nr512 = 32;
+
+    // An operand is read in place instead of packed when its layout already matches a panel
+    // (transposed A, plain B) and a packed copy would be reused by at most this many tiles.
+    private const int DirectMaxReuse = 4;
+
+    /// <summary>Tests: overrides <see cref="DirectMaxReuse"/> for calls from this thread (0 = never read in place).</summary>
+    [ThreadStatic] internal static int? ForceDirectMaxReuse;
     private const int Mr256 = 6, Nr256 = 16, Kc256 = 256, Mc256 = 72, Nc256 = 1024;
     private const int MrScalar = 4, NrScalar = 4, KcScalar = 256, McScalar = 64, NcScalar = 256;
 
@@ -113,10 +120,17 @@ public static partial class Gemm
         int parts = pool?.Threads ?? 1;
         if ((long)m * n * k < ParallelThreshold) parts = 1;
 
+        // C^T = op(B)^T op(A)^T computes the same sums (the products a*b = b*a bitwise), so when the
+        // transposed problem wastes less of the MR x NR tiles on padding (e.g. n = 20), solve that
+        // one and write C transposed.
+        Blocking(path, out int mr, out int nr, out _, out _, out _);
+        bool swap = Padded(n, mr) * Padded(m, nr) < Padded(m, mr) * Padded(n, nr);
+
         Job job = t_job ??= new Job();
         fixed (float* pa = a, pb = b, pc = c)
         {
-            job.Set(path, transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, parts);
+            if (swap) job.Set(path, !transB, !transA, n, m, k, pb, ldb, pa, lda, pc, ldc, accumulate, parts, transC: true);
+            else job.Set(path, transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, parts, transC: false);
             try
             {
                 if (job.Parts == 1) job.Execute(0, 1);
@@ -154,6 +168,8 @@ public static partial class Gemm
                 $"Gemm: {spanName} holds {length} values but {matrix} stored {layout} = {rows} x {cols} with {ldName} = {ld} needs {needed}.", spanName);
     }
 
+    private static long Padded(int len, int unit) => (len + unit - 1) / unit * unit;
+
     /// <summary>k block length: the largest block is at most <paramref name="kcMax"/>, and blocks are
     /// as equal as possible. Depends on k only, which is what makes results thread-count independent.</summary>
     private static int KcFor(int k, int kcMax)
@@ -166,7 +182,8 @@ public static partial class Gemm
     private sealed unsafe class Job : IParallelTask
     {
         private GemmPath _path;
-        private bool _transA, _transB, _accumulate, _splitN;
+        private bool _transA, _transB, _transC, _accumulate, _splitN;
+        private int _directMaxReuse;
         private int _m, _n, _k, _lda, _ldb, _ldc;
         private float* _a, _b, _c;
 
@@ -174,9 +191,10 @@ public static partial class Gemm
         public int Parts { get; private set; }
 
         public void Set(GemmPath path, bool transA, bool transB, int m, int n, int k,
-            float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int parts)
+            float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int parts, bool transC)
         {
-            _path = path; _transA = transA; _transB = transB; _accumulate = accumulate;
+            _directMaxReuse = ForceDirectMaxReuse ?? DirectMaxReuse;
+            _path = path; _transA = transA; _transB = transB; _transC = transC; _accumulate = accumulate;
             _m = m; _n = n; _k = k; _a = a; _lda = lda; _b = b; _ldb = ldb; _c = c; _ldc = ldc;
             Blocking(path, out int mr, out int nr, out _, out _, out _);
             int mTiles = (m + mr - 1) / mr, nTiles = (n + nr - 1) / nr;
@@ -220,6 +238,9 @@ public static partial class Gemm
             float* packA = PackBuffers.A(mcMax * kcMax);
             float* packB = PackBuffers.B(ncMax * kcMax);
             float* edge = stackalloc float[16 * 64];
+            // Read transposed A / plain B in place when few tiles would reuse a packed copy.
+            bool directA = _transA && (c1 - c0 + nr - 1) / nr <= _directMaxReuse;
+            bool directB = !_transB && (r1 - r0 + mr - 1) / mr <= _directMaxReuse;
 
             for (int jc = c0; jc < c1; jc += ncMax)
             {
@@ -228,31 +249,47 @@ public static partial class Gemm
                 {
                     int kc = Math.Min(kcStep, _k - pc);
                     bool overwrite = pc == 0 && !_accumulate;
-                    PackB(packB, pc, kc, jc, nc, nr);
+                    PackB(packB, pc, kc, jc, nc, nr, directB);
                     for (int ic = r0; ic < r1; ic += mcMax)
                     {
                         int mc = Math.Min(mcMax, r1 - ic);
-                        PackA(packA, ic, mc, pc, kc, mr);
+                        PackA(packA, ic, mc, pc, kc, mr, directA);
                         for (int jr = 0; jr < nc; jr += nr)
                         {
                             int nrValid = Math.Min(nr, nc - jr);
-                            float* pb = packB + jr * kc;
+                            bool bInPlace = directB && nrValid == nr;
+                            float* pb = bInPlace ? _b + (long)pc * _ldb + jc + jr : packB + jr * kc;
+                            int bStride = bInPlace ? _ldb : nr;
                             for (int ir = 0; ir < mc; ir += mr)
                             {
                                 int mrValid = Math.Min(mr, mc - ir);
-                                float* pa = packA + ir * kc;
-                                float* pcTile = _c + (long)(ic + ir) * _ldc + jc + jr;
-                                if (mrValid == mr && nrValid == nr)
+                                bool aInPlace = directA && mrValid == mr;
+                                float* pa = aInPlace ? _a + (long)pc * _lda + ic + ir : packA + ir * kc;
+                                int aStride = aInPlace ? _lda : mr;
+                                if (mrValid == mr && nrValid == nr && !_transC)
                                 {
-                                    Kernel(_path, mr, kc, pa, pb, pcTile, _ldc, overwrite);
+                                    Kernel(_path, kc, pa, aStride, pb, bStride, _c + (long)(ic + ir) * _ldc + jc + jr, _ldc, overwrite);
+                                    continue;
+                                }
+                                // Partial or transposed tile: full kernel into a scratch tile, then copy/add the valid part.
+                                Kernel(_path, kc, pa, aStride, pb, bStride, edge, nr, overwrite: true);
+                                if (_transC)
+                                {
+                                    // This job computes C^T: tile element (i, j) is C[jc+jr+j, ic+ir+i].
+                                    float* tileT = _c + (long)(jc + jr) * _ldc + ic + ir;
+                                    for (int j = 0; j < nrValid; j++)
+                                    {
+                                        float* dst = tileT + (long)j * _ldc;
+                                        if (overwrite) for (int i = 0; i < mrValid; i++) dst[i] = edge[i * nr + j];
+                                        else for (int i = 0; i < mrValid; i++) dst[i] = dst[i] + edge[i * nr + j];
+                                    }
                                 }
                                 else
                                 {
-                                    // Partial tile: full kernel into a scratch tile, then copy/add the valid part.
-                                    Kernel(_path, mr, kc, pa, pb, edge, nr, overwrite: true);
+                                    float* tile = _c + (long)(ic + ir) * _ldc + jc + jr;
                                     for (int i = 0; i < mrValid; i++)
                                     {
-                                        float* dst = pcTile + (long)i * _ldc;
+                                        float* dst = tile + (long)i * _ldc;
                                         float* src = edge + i * nr;
                                         if (overwrite) for (int j = 0; j < nrValid; j++) dst[j] = src[j];
                                         else for (int j = 0; j < nrValid; j++) dst[j] = dst[j] + src[j];
@@ -269,35 +306,16 @@ public static partial class Gemm
         /// Packs op(A)[i0..i0+mc, p0..p0+kc] into MR-row panels: panel t holds rows i0+t*MR.., laid
         /// out p-major (dst[t*MR*kc + p*MR + ii]); rows past mc are zero.
         /// </summary>
-        private void PackA(float* dst, int i0, int mc, int p0, int kc, int mr)
+        private void PackA(float* dst, int i0, int mc, int p0, int kc, int mr, bool skipFullPanels)
         {
             for (int ir = 0; ir < mc; ir += mr)
             {
                 int rows = Math.Min(mr, mc - ir);
-                float* panel = dst + ir * kc;
-                if (_transA)
-                {
-                    // A stored k x m: row p of the panel is contiguous in A.
-                    for (int p = 0; p < kc; p++)
-                    {
-                        float* src = _a + (long)(p0 + p) * _lda + i0 + ir;
-                        float* d = panel + p * mr;
-                        int ii = 0;
-                        for (; ii < rows; ii++) d[ii] = src[ii];
-                        for (; ii < mr; ii++) d[ii] = 0f;
-                    }
-                }
-                else
-                {
-                    // A stored m x k: each row of op(A) is contiguous; scatter it with stride MR.
-                    for (int ii = 0; ii < rows; ii++)
-                    {
-                        float* src = _a + (long)(i0 + ir + ii) * _lda + p0;
-                        for (int p = 0; p < kc; p++) panel[p * mr + ii] = src[p];
-                    }
-                    for (int ii = rows; ii < mr; ii++)
-                        for (int p = 0; p < kc; p++) panel[p * mr + ii] = 0f;
-                }
+                if (skipFullPanels && rows == mr) continue; // read in place by the kernel
+                if (_transA) // A stored k x m: row p of the panel is contiguous in A
+                    PackCopy(_a + (long)p0 * _lda + i0 + ir, _lda, rows, kc, dst + ir * kc, mr);
+                else         // A stored m x k: rows of op(A) are contiguous; transpose them
+                    PackTransposed(_a + (long)(i0 + ir) * _lda + p0, _lda, rows, kc, dst + ir * kc, mr);
             }
         }
 
@@ -305,37 +323,100 @@ public static partial class Gemm
         /// Packs op(B)[p0..p0+kc, j0..j0+nc] into NR-column panels: panel t holds columns j0+t*NR..,
         /// laid out p-major (dst[t*NR*kc + p*NR + jj]); columns past nc are zero.
         /// </summary>
-        private void PackB(float* dst, int p0, int kc, int j0, int nc, int nr)
+        private void PackB(float* dst, int p0, int kc, int j0, int nc, int nr, bool skipFullPanels)
         {
             for (int jr = 0; jr < nc; jr += nr)
             {
                 int cols = Math.Min(nr, nc - jr);
-                float* panel = dst + jr * kc;
-                if (!_transB)
-                {
-                    // B stored k x n: row p of the panel is contiguous in B.
-                    for (int p = 0; p < kc; p++)
-                    {
-                        float* src = _b + (long)(p0 + p) * _ldb + j0 + jr;
-                        float* d = panel + p * nr;
-                        int jj = 0;
-                        for (; jj < cols; jj++) d[jj] = src[jj];
-                        for (; jj < nr; jj++) d[jj] = 0f;
-                    }
-                }
-                else
-                {
-                    // B stored n x k: each column of op(B) is contiguous; scatter it with stride NR.
-                    for (int jj = 0; jj < cols; jj++)
-                    {
-                        float* src = _b + (long)(j0 + jr + jj) * _ldb + p0;
-                        for (int p = 0; p < kc; p++) panel[p * nr + jj] = src[p];
-                    }
-                    for (int jj = cols; jj < nr; jj++)
-                        for (int p = 0; p < kc; p++) panel[p * nr + jj] = 0f;
-                }
+                if (skipFullPanels && cols == nr) continue; // read in place by the kernel
+                if (!_transB) // B stored k x n: row p of the panel is contiguous in B
+                    PackCopy(_b + (long)p0 * _ldb + j0 + jr, _ldb, cols, kc, dst + jr * kc, nr);
+                else          // B stored n x k: columns of op(B) are contiguous; transpose them
+                    PackTransposed(_b + (long)(j0 + jr) * _ldb + p0, _ldb, cols, kc, dst + jr * kc, nr);
             }
         }
+    }
+
+    /// <summary>
+    /// dst[p*width + r] = src[p*srcStride + r] for p &lt; len, r &lt; valid; zero for valid &lt;= r &lt; width.
+    /// </summary>
+    private static unsafe void PackCopy(float* src, int srcStride, int valid, int len, float* dst, int width)
+    {
+        for (int p = 0; p < len; p++, src += srcStride, dst += width)
+        {
+            int r = 0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; r + 16 <= valid; r += 16) Vector512.Load(src + r).Store(dst + r);
+            if (Vector256.IsHardwareAccelerated)
+                for (; r + 8 <= valid; r += 8) Vector256.Load(src + r).Store(dst + r);
+            if (Vector128.IsHardwareAccelerated)
+                for (; r + 4 <= valid; r += 4) Vector128.Load(src + r).Store(dst + r);
+            for (; r < valid; r++) dst[r] = src[r];
+            for (; r < width; r++) dst[r] = 0f;
+        }
+    }
+
+    /// <summary>
+    /// dst[p*width + r] = src[r*srcStride + p] for p &lt; len, r &lt; valid; zero for valid &lt;= r &lt; width.
+    /// Rows go through 8 x 8 AVX transposes in groups of 8; a last partial group overlaps the one
+    /// before it (those rows are written twice with the same values).
+    /// </summary>
+    private static unsafe void PackTransposed(float* src, int srcStride, int valid, int len, float* dst, int width)
+    {
+        if (valid >= 8 && Avx.IsSupported)
+        {
+            for (int g = 0; g < valid; g += 8)
+            {
+                int r0 = Math.Min(g, valid - 8);
+                float* s = src + (long)r0 * srcStride;
+                float* d = dst + r0;
+                int p = 0;
+                for (; p + 8 <= len; p += 8)
+                    Transpose8x8(s + p, srcStride, d + (long)p * width, width);
+                for (; p < len; p++)
+                    for (int r = 0; r < 8; r++) d[(long)p * width + r] = s[(long)r * srcStride + p];
+            }
+        }
+        else
+        {
+            for (int r = 0; r < valid; r++)
+            {
+                float* s = src + (long)r * srcStride;
+                for (int p = 0; p < len; p++) dst[(long)p * width + r] = s[p];
+            }
+        }
+        if (valid < width)
+            for (int p = 0; p < len; p++)
+                for (int r = valid; r < width; r++) dst[(long)p * width + r] = 0f;
+    }
+
+    /// <summary>dst[j*dstStride + i] = src[i*srcStride + j] for an 8 x 8 block, with AVX shuffles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Transpose8x8(float* src, int srcStride, float* dst, int dstStride)
+    {
+        long s = srcStride;
+        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + s);
+        Vector256<float> r2 = Avx.LoadVector256(src + 2 * s), r3 = Avx.LoadVector256(src + 3 * s);
+        Vector256<float> r4 = Avx.LoadVector256(src + 4 * s), r5 = Avx.LoadVector256(src + 5 * s);
+        Vector256<float> r6 = Avx.LoadVector256(src + 6 * s), r7 = Avx.LoadVector256(src + 7 * s);
+        // Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves.
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        long d = dstStride;
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + d, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * d, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * d, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * d, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * d, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * d, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * d, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     private static void Blocking(GemmPath path, out int mr, out int nr, out int kc, out int mc, out int nc)
@@ -349,17 +430,13 @@ public static partial class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Kernel(GemmPath path, int mr, int kc, float* a, float* b, float* c, int ldc, bool overwrite)
+    private static unsafe void Kernel(GemmPath path, int kc, float* a, int aStride, float* b, int bStride, float* c, int ldc, bool overwrite)
     {
         switch (path)
         {
-            case GemmPath.Vector512:
-                if (mr == 12) Kernel512x12(kc, a, b, c, ldc, overwrite);
-                else if (mr == 14) Kernel512x14(kc, a, b, c, ldc, overwrite);
-                else Kernel512x8(kc, a, b, c, ldc, overwrite);
-                break;
-            case GemmPath.Vector256: Kernel256(kc, a, b, c, ldc, overwrite); break;
-            default: KernelScalar(kc, a, b, c, ldc, overwrite); break;
+            case GemmPath.Vector512: Kernel512x8(kc, a, aStride, b, bStride, c, ldc, overwrite); break;
+            case GemmPath.Vector256: Kernel256(kc, a, aStride, b, bStride, c, ldc, overwrite); break;
+            default: KernelScalar(kc, a, aStride, b, bStride, c, ldc, overwrite); break;
         }
     }
 

@@ -144,6 +144,36 @@ public class GemmTests
         }
     }
 
+    [Theory]
+    [InlineData(400, 20, 128, true, false)]   // dW of a 20-wide layer: solved transposed, A read in place
+    [InlineData(20, 400, 96, true, false)]    // B read in place
+    [InlineData(96, 20, 400, false, false)]
+    [InlineData(128, 20, 400, false, true)]
+    [InlineData(33, 45, 70, true, false)]
+    public void Multiply_ReadingOperandsInPlaceOrPacked_GivesTheSameBits(int m, int n, int k, bool transA, bool transB)
+    {
+        var rng = new RandomSource(7);
+        int lda = (transA ? m : k) + 1, ldb = (transB ? k : n) + 2;
+        float[] a = Stored(rng, transA ? k : m, transA ? m : k, lda), b = Stored(rng, transB ? n : k, transB ? k : n, ldb);
+        foreach (GemmPath path in Paths)
+            WithPath(path, () =>
+            {
+                float[] packed = new float[m * n], inPlace = new float[m * n];
+                int? saved = Gemm.ForceDirectMaxReuse;
+                try
+                {
+                    Gemm.ForceDirectMaxReuse = 0; // always pack
+                    Gemm.Multiply(transA, transB, m, n, k, a, lda, b, ldb, packed, n, false);
+                    Gemm.ForceDirectMaxReuse = int.MaxValue; // read in place whenever the layout allows
+                    Gemm.Multiply(transA, transB, m, n, k, a, lda, b, ldb, inPlace, n, false);
+                }
+                finally { Gemm.ForceDirectMaxReuse = saved; }
+                Assert.All(packed, v => Assert.True(float.IsFinite(v), "padding (NaN) leaked into C"));
+                for (int i = 0; i < packed.Length; i++)
+                    Assert.Equal(BitConverter.SingleToInt32Bits(packed[i]), BitConverter.SingleToInt32Bits(inPlace[i]));
+            });
+    }
+
     [Fact]
     public void Multiply_KZero_ClearsC_OrLeavesItWhenAccumulating()
     {
