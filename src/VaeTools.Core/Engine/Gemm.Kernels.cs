@@ -81,6 +81,49 @@ public static partial class Gemm
         }
     }
 
+    /// <summary>4 x 32 tile with Vector512&lt;float&gt; FMAs (8 accumulators). For the last rows of an operand, reading a panel of any stride.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Kernel512x4(int kc, float* a, int aStride, float* b, int bStride, float* c, int ldc, bool overwrite)
+    {
+        Vector512<float> c0_0 = default; Vector512<float> c0_1 = default;
+        Vector512<float> c1_0 = default; Vector512<float> c1_1 = default;
+        Vector512<float> c2_0 = default; Vector512<float> c2_1 = default;
+        Vector512<float> c3_0 = default; Vector512<float> c3_1 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b + 0);
+            Vector512<float> b1 = Vector512.Load(b + 16);
+            Vector512<float> a0 = Vector512.Create(a[0]);
+            c0_0 = Avx512F.FusedMultiplyAdd(a0, b0, c0_0);
+            c0_1 = Avx512F.FusedMultiplyAdd(a0, b1, c0_1);
+            Vector512<float> a1 = Vector512.Create(a[1]);
+            c1_0 = Avx512F.FusedMultiplyAdd(a1, b0, c1_0);
+            c1_1 = Avx512F.FusedMultiplyAdd(a1, b1, c1_1);
+            Vector512<float> a2 = Vector512.Create(a[2]);
+            c2_0 = Avx512F.FusedMultiplyAdd(a2, b0, c2_0);
+            c2_1 = Avx512F.FusedMultiplyAdd(a2, b1, c2_1);
+            Vector512<float> a3 = Vector512.Create(a[3]);
+            c3_0 = Avx512F.FusedMultiplyAdd(a3, b0, c3_0);
+            c3_1 = Avx512F.FusedMultiplyAdd(a3, b1, c3_1);
+            a += aStride;
+            b += bStride;
+        }
+        if (overwrite)
+        {
+            c0_0.Store(c + 0); c0_1.Store(c + 16); c += ldc;
+            c1_0.Store(c + 0); c1_1.Store(c + 16); c += ldc;
+            c2_0.Store(c + 0); c2_1.Store(c + 16); c += ldc;
+            c3_0.Store(c + 0); c3_1.Store(c + 16);
+        }
+        else
+        {
+            Avx512F.Add(Vector512.Load(c + 0), c0_0).Store(c + 0); Avx512F.Add(Vector512.Load(c + 16), c0_1).Store(c + 16); c += ldc;
+            Avx512F.Add(Vector512.Load(c + 0), c1_0).Store(c + 0); Avx512F.Add(Vector512.Load(c + 16), c1_1).Store(c + 16); c += ldc;
+            Avx512F.Add(Vector512.Load(c + 0), c2_0).Store(c + 0); Avx512F.Add(Vector512.Load(c + 16), c2_1).Store(c + 16); c += ldc;
+            Avx512F.Add(Vector512.Load(c + 0), c3_0).Store(c + 0); Avx512F.Add(Vector512.Load(c + 16), c3_1).Store(c + 16);
+        }
+    }
+
     /// <summary>6 x 16 tile with Vector256&lt;float&gt; FMAs (12 accumulators).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Kernel256(int kc, float* a, int aStride, float* b, int bStride, float* c, int ldc, bool overwrite)

@@ -45,7 +45,7 @@ public static partial class Gemm
 
     // An operand is read in place instead of packed when its layout already matches a panel
     // (transposed A, plain B) and a packed copy would be reused by at most this many tiles.
-    private const int DirectMaxReuse = 4;
+    private const int DirectMaxReuse = 1;
 
     /// <summary>Tests: overrides <see cref="DirectMaxReuse"/> for calls from this thread (0 = never read in place).</summary>
     [ThreadStatic] internal static int? ForceDirectMaxReuse;
@@ -266,13 +266,18 @@ public static partial class Gemm
                                 bool aInPlace = directA && mrValid == mr;
                                 float* pa = aInPlace ? _a + (long)pc * _lda + ic + ir : packA + ir * kc;
                                 int aStride = aInPlace ? _lda : mr;
-                                if (mrValid == mr && nrValid == nr && !_transC)
+                                // A half-height kernel for the last rows when they fit (e.g. m = 20 = 8 + 8 + 4).
+                                bool half = _path == GemmPath.Vector512 && mrValid <= mr / 2;
+                                if (nrValid == nr && !_transC && (mrValid == mr || (half && mrValid == mr / 2)))
                                 {
-                                    Kernel(_path, kc, pa, aStride, pb, bStride, _c + (long)(ic + ir) * _ldc + jc + jr, _ldc, overwrite);
+                                    float* tile = _c + (long)(ic + ir) * _ldc + jc + jr;
+                                    if (half) Kernel512x4(kc, pa, aStride, pb, bStride, tile, _ldc, overwrite);
+                                    else Kernel(_path, kc, pa, aStride, pb, bStride, tile, _ldc, overwrite);
                                     continue;
                                 }
-                                // Partial or transposed tile: full kernel into a scratch tile, then copy/add the valid part.
-                                Kernel(_path, kc, pa, aStride, pb, bStride, edge, nr, overwrite: true);
+                                // Partial or transposed tile: kernel into a scratch tile, then copy/add the valid part.
+                                if (half) Kernel512x4(kc, pa, aStride, pb, bStride, edge, nr, overwrite: true);
+                                else Kernel(_path, kc, pa, aStride, pb, bStride, edge, nr, overwrite: true);
                                 if (_transC)
                                 {
                                     // This job computes C^T: tile element (i, j) is C[jc+jr+j, ic+ir+i].

@@ -13,6 +13,7 @@ public class GemmTests
         (1, 1, 1), (7, 7, 7), (1, 785, 7), (785, 1, 7), (7, 129, 1), (785, 129, 1),
         (129, 7, 785), (1, 129, 785), (129, 1, 785), (129, 129, 129), (7, 785, 129),
         (785, 7, 129), (129, 785, 7),
+        (20, 129, 7), (129, 20, 33), // the 20-wide latent layer: 8 + 8 + 4 rows, also solved transposed
     };
 
     public static IEnumerable<object[]> Cases()
