@@ -12,6 +12,12 @@ public sealed partial class Graph
     /// <summary>x · W^T + b with PyTorch's layout: x [B x in], W [out x in], b [1 x out] -> [B x out].</summary>
     public Node Linear(Node x, Node weight, Node bias) => AddOp(new LinearNode(this, x, weight, bias));
 
+    /// <summary>
+    /// x · Wt + b for a layer fed with data, weight stored input-major: x [B x in], Wt [in x out], b [1 x out].
+    /// Zero inputs cost nothing (see <see cref="InputLinearNode"/>).
+    /// </summary>
+    public InputLinearNode InputLinear(Node x, Node weightT, Node bias) => AddOp(new InputLinearNode(this, x, weightT, bias));
+
     public Node Relu(Node x) => AddOp(new UnaryNode(this, UnaryKind.Relu, x));
     public Node LeakyRelu(Node x, float slope = 0.01f) => AddOp(new UnaryNode(this, UnaryKind.LeakyRelu, x, slope));
     public Node Tanh(Node x) => AddOp(new UnaryNode(this, UnaryKind.Tanh, x));

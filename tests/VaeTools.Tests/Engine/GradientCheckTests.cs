@@ -11,7 +11,7 @@ namespace VaeTools.Tests.Engine;
 public class GradientCheckTests
 {
     /// <summary>How to fill one input: uniform magnitude in [lo, hi] with a random sign, or positive only.</summary>
-    public readonly record struct Spec(int Rows, int Cols, float Lo = 0.1f, float Hi = 1.5f, bool Positive = false);
+    public readonly record struct Spec(int Rows, int Cols, float Lo = 0.1f, float Hi = 1.5f, bool Positive = false, float ZeroFraction = 0f);
 
     private static Tensor Make(Spec s, RandomSource rng)
     {
@@ -21,6 +21,7 @@ public class GradientCheckTests
         {
             float mag = s.Lo + (s.Hi - s.Lo) * rng.NextFloat();
             span[i] = s.Positive || rng.NextFloat() < 0.5f ? mag : -mag;
+            if (rng.NextFloat() < s.ZeroFraction) span[i] = 0f;
         }
         return t;
     }
@@ -89,6 +90,13 @@ public class GradientCheckTests
 
     [Fact]
     public void Linear() => Check((g, x) => g.Linear(x[0], x[1], x[2]), new[] { new Spec(3, 5), new Spec(4, 5), new Spec(1, 4) });
+
+    [Theory]
+    [InlineData(0f)]    // dense: goes through the GEMM
+    [InlineData(0.85f)] // sparse like MNIST: skips the zeros
+    public void InputLinear(float zeroFraction) =>
+        Check((g, x) => g.InputLinear(x[0], x[1], x[2]),
+            new[] { new Spec(6, 40, ZeroFraction: zeroFraction), new Spec(40, 21), new Spec(1, 21) });
 
     [Fact] public void Relu() => Check((g, x) => g.Relu(x[0]), new[] { Small });
     [Fact] public void LeakyRelu() => Check((g, x) => g.LeakyRelu(x[0], 0.2f), new[] { Small });

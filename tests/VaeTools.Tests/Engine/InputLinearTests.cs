@@ -1,0 +1,100 @@
+using VaeTools.Engine;
+using VaeTools.Engine.Ops;
+
+namespace VaeTools.Tests.Engine;
+
+public class InputLinearTests
+{
+    /// <summary>Runs y = InputLinear(x) and one backward of sum(y * w); returns y, dWt, db.</summary>
+    private static (float[] Y, float[] DWt, float[] Db, bool Sparse) Run(Tensor x, Tensor wt, Tensor b, Tensor w, int threads)
+    {
+        using var pool = new WorkerPool(threads);
+        var g = new Graph(pool);
+        var xi = g.Input("x", x.Cols);
+        xi.Set(x);
+        var wp = new Parameter("wt", wt.Clone());
+        var bp = new Parameter("b", b.Clone());
+        var y = g.InputLinear(xi, g.Param(wp), g.Param(bp));
+        var wi = g.Input("w", w.Cols);
+        wi.Set(w);
+        var loss = g.Sum(g.Multiply(y, wi));
+        g.Forward(loss);
+        g.Backward(loss);
+        return (y.Value.ToArray(), wp.Grad.ToArray(), bp.Grad.ToArray(), ((InputLinearNode)y).UsedSparsePath);
+    }
+
+    private static Tensor Random(int r, int c, ulong seed, float zeroFraction = 0f)
+    {
+        var rng = new RandomSource(seed);
+        var t = new Tensor(r, c);
+        var s = t.Span;
+        for (int i = 0; i < s.Length; i++) s[i] = rng.NextFloat() < zeroFraction ? 0f : (float)rng.NextGaussian();
+        return t;
+    }
+
+    [Theory]
+    [InlineData(0.85f, true)]
+    [InlineData(0.3f, false)]
+    public void MatchesAFloat64ProductOfTheTranspose_OnBothPaths(float zeros, bool expectSparse)
+    {
+        // Awkward sizes: 37 outputs is neither a multiple of 16 nor of 64.
+        var x = Random(19, 130, 1, zeros);
+        var wt = Random(130, 37, 2);
+        var b = Random(1, 37, 3);
+        var w = Random(19, 37, 4);
+        var (y, dwt, db, sparse) = Run(x, wt, b, w, threads: 2);
+        Assert.Equal(expectSparse, sparse);
+        for (int r = 0; r < 19; r++)
+        for (int o = 0; o < 37; o++)
+        {
+            double s = b[0, o];
+            for (int j = 0; j < 130; j++) s += (double)x[r, j] * wt[j, o];
+            Close(s, y[r * 37 + o]);
+        }
+        for (int j = 0; j < 130; j++)
+        for (int o = 0; o < 37; o++)
+        {
+            double s = 0;
+            for (int r = 0; r < 19; r++) s += (double)x[r, j] * w[r, o];
+            Close(s, dwt[j * 37 + o]);
+        }
+        for (int o = 0; o < 37; o++)
+        {
+            double s = 0;
+            for (int r = 0; r < 19; r++) s += w[r, o];
+            Close(s, db[o]);
+        }
+    }
+
+    private static void Close(double expected, float actual) =>
+        Assert.True(Math.Abs(expected - actual) <= 1e-5 * (1 + Math.Abs(expected)) * 10, $"{expected} vs {actual}");
+
+    [Fact]
+    public void SparsePath_IsBitwiseIdenticalForAnyThreadCount()
+    {
+        var x = Random(64, 784, 5, 0.8f);
+        var wt = Random(784, 400, 6);
+        var b = Random(1, 400, 7);
+        var w = Random(64, 400, 8);
+        var one = Run(x, wt, b, w, 1);
+        Assert.True(one.Sparse);
+        foreach (int t in new[] { 2, 3 })
+        {
+            var other = Run(x, wt, b, w, t);
+            Assert.Equal(one.Y, other.Y);
+            Assert.Equal(one.DWt, other.DWt);
+        }
+    }
+
+    [Fact]
+    public void WrongWidth_NamesBothShapes()
+    {
+        var g = new Graph();
+        var x = g.Input("x", 10);
+        x.SetRows(2);
+        var y = g.InputLinear(x, g.Param(new Parameter("wt", new Tensor(9, 4))), g.Param(new Parameter("b", new Tensor(1, 4))));
+        var e = Assert.Throws<ShapeMismatchException>(() => g.Forward(y));
+        Assert.Contains("[2 x 10]", e.Message);
+        Assert.Contains("[9 x 4]", e.Message);
+    }
+}
