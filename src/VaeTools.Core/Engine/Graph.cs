@@ -6,12 +6,19 @@ namespace VaeTools.Engine;
 /// </summary>
 public sealed class Parameter
 {
-    public Parameter(string name, Tensor value)
+    /// <param name="name">Stable name, e.g. "encoder.hidden.0.weight".</param>
+    /// <param name="value">The values (kept, not copied).</param>
+    /// <param name="inputMajor">The value is a weight held as [in x out], the transpose of the [out x in] layout files use.</param>
+    public Parameter(string name, Tensor value, bool inputMajor = false)
     {
         Name = name ?? throw new ArgumentNullException(nameof(name));
         Value = value ?? throw new ArgumentNullException(nameof(value));
         Grad = new Tensor(value.Rows, value.Cols);
+        InputMajor = inputMajor;
     }
+
+    /// <summary>True when Value is [in x out]; model files store the transpose, PyTorch's [out x in].</summary>
+    public bool InputMajor { get; }
 
     /// <summary>Stable name, e.g. "encoder.0.weight"; used in model files.</summary>
     public string Name { get; }

@@ -6,11 +6,12 @@ public static class Init
     /// <summary>
     /// PyTorch's nn.Linear default: weight and bias uniform in +-1/sqrt(fan_in)
     /// (kaiming_uniform with a = sqrt(5) works out to exactly this bound for the weight).
-    /// Weight is [out x in], so fan_in = weight.Cols.
+    /// Weight is [out x in], so fan_in = weight.Cols unless <paramref name="fanIn"/> says otherwise
+    /// (an input-major [in x out] weight has fan_in = weight.Rows).
     /// </summary>
-    public static void PyTorchDefault(Tensor weight, Tensor bias, RandomSource random)
+    public static void PyTorchDefault(Tensor weight, Tensor bias, RandomSource random, int? fanIn = null)
     {
-        float bound = 1f / MathF.Sqrt(weight.Cols);
+        float bound = 1f / MathF.Sqrt(fanIn ?? weight.Cols);
         random.FillUniform(weight.Span, -bound, bound);
         random.FillUniform(bias.Span, -bound, bound);
     }

@@ -92,6 +92,16 @@ public sealed class Tensor
 
     public float[] ToArray() => Span.ToArray();
 
+    /// <summary>A new [Cols x Rows] tensor holding the transpose.</summary>
+    public Tensor Transpose()
+    {
+        var t = new Tensor(Cols, Rows);
+        for (int r = 0; r < Rows; r++)
+        for (int c = 0; c < Cols; c++)
+            t._data[c * Rows + r] = _data[r * Cols + c];
+        return t;
+    }
+
     public static Tensor FromRows(float[][] rows)
     {
         if (rows.Length == 0) throw new ArgumentException("At least one row is needed.", nameof(rows));

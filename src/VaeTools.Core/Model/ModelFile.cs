@@ -29,7 +29,8 @@ public static class ModelFile
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var tensors = model.Parameters.Select(p => SafeTensor.FromTensor(p.Name, p.Value)).ToList();
+        // Files hold PyTorch's [out x in] for every weight; input-major weights are transposed on the way out and in.
+        var tensors = model.Parameters.Select(p => SafeTensor.FromTensor(p.Name, p.InputMajor ? p.Value.Transpose() : p.Value)).ToList();
         var metadata = new Dictionary<string, string>
         {
             ["format"] = FormatTag,
@@ -78,11 +79,13 @@ public static class ModelFile
         foreach (var p in model.Parameters)
         {
             if (!content.TryGet(p.Name, out var t)) throw Bad($"the tensor '{p.Name}' that a {config} model needs is missing.");
-            if (t!.Data.Length != p.Value.Length || !ShapeMatches(t.Shape, p.Value))
-                throw Bad($"the tensor '{p.Name}' has shape {SafeTensor.FormatShape(t.Shape)}; the configuration needs {p.Value.Shape}.");
+            var fileShape = p.InputMajor ? new Tensor(p.Value.Cols, p.Value.Rows) : p.Value;
+            if (t!.Data.Length != p.Value.Length || !ShapeMatches(t.Shape, fileShape))
+                throw Bad($"the tensor '{p.Name}' has shape {SafeTensor.FormatShape(t.Shape)}; the configuration needs {fileShape.Shape}.");
             for (int i = 0; i < t.Data.Length; i++)
                 if (!float.IsFinite(t.Data[i])) throw Bad($"the tensor '{p.Name}' holds {t.Data[i]} at position {i}; model weights must be finite.");
-            t.Data.CopyTo(p.Value.Span);
+            if (p.InputMajor) p.Value.CopyFrom(new Tensor(fileShape.Rows, fileShape.Cols, t.Data).Transpose());
+            else t.Data.CopyTo(p.Value.Span);
         }
 
         if (content.Metadata.TryGetValue("history", out var historyJson))

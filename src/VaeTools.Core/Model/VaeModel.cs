@@ -2,21 +2,29 @@ using VaeTools.Engine;
 
 namespace VaeTools.Model;
 
-/// <summary>A linear layer's two parameters, weight [out x in] and bias [1 x out].</summary>
+/// <summary>
+/// A linear layer's two parameters: weight [out x in] (PyTorch's layout) and bias [1 x out]. A layer fed
+/// with data holds its weight input-major, [in x out], so that zero inputs can be skipped
+/// (<see cref="Graph.InputLinear"/>); files still store [out x in].
+/// </summary>
 public sealed record LinearLayer(Parameter Weight, Parameter Bias)
 {
-    public int In => Weight.Value.Cols;
-    public int Out => Weight.Value.Rows;
+    public bool InputMajor => Weight.InputMajor;
+    public int In => InputMajor ? Weight.Value.Rows : Weight.Value.Cols;
+    public int Out => InputMajor ? Weight.Value.Cols : Weight.Value.Rows;
 
-    internal static LinearLayer Create(string name, int inputs, int outputs, VaeConfig config, RandomSource random)
+    internal static LinearLayer Create(string name, int inputs, int outputs, VaeConfig config, RandomSource random, bool inputMajor = false)
     {
-        var layer = new LinearLayer(new Parameter(name + ".weight", new Tensor(outputs, inputs)), new Parameter(name + ".bias", new Tensor(1, outputs)));
+        var weight = inputMajor ? new Tensor(inputs, outputs) : new Tensor(outputs, inputs);
+        var layer = new LinearLayer(new Parameter(name + ".weight", weight, inputMajor), new Parameter(name + ".bias", new Tensor(1, outputs)));
         if (config.Initialization == Initialization.Normal) Init.Normal(layer.Weight.Value, layer.Bias.Value, config.InitStd, random);
-        else Init.PyTorchDefault(layer.Weight.Value, layer.Bias.Value, random);
+        else Init.PyTorchDefault(layer.Weight.Value, layer.Bias.Value, random, fanIn: inputs);
         return layer;
     }
 
-    public Node Apply(Graph g, Node x) => g.Linear(x, g.Param(Weight), g.Param(Bias));
+    public Node Apply(Graph g, Node x) => InputMajor
+        ? g.InputLinear(x, g.Param(Weight), g.Param(Bias))
+        : g.Linear(x, g.Param(Weight), g.Param(Bias));
 }
 
 /// <summary>
@@ -44,7 +52,8 @@ public sealed partial class VaeModel
             EncoderHidden = new LinearLayer[hidden.Length];
             for (int i = 0; i < hidden.Length; i++)
             {
-                EncoderHidden[i] = LinearLayer.Create($"encoder.hidden.{i}", width, hidden[i], config, random);
+                // The first layer sees the data: input-major, so zero pixels cost nothing.
+                EncoderHidden[i] = LinearLayer.Create($"encoder.hidden.{i}", width, hidden[i], config, random, inputMajor: i == 0);
                 width = hidden[i];
             }
             EncoderMean = LinearLayer.Create("encoder.mean", width, config.LatentDim, config, random);

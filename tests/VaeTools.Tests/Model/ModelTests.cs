@@ -11,7 +11,9 @@ public class ModelTests
     {
         var m = new VaeModel(new VaeConfig { HiddenDims = new[] { 512, 256 }, LatentDim = 2 });
         var shapes = m.Parameters.ToDictionary(p => p.Name, p => p.Value.Shape);
-        Assert.Equal("[512 x 784]", shapes["encoder.hidden.0.weight"]);
+        Assert.Equal("[784 x 512]", shapes["encoder.hidden.0.weight"]); // input-major in memory (the file holds [512 x 784])
+        Assert.True(m.EncoderHidden[0].InputMajor);
+        Assert.Equal((784, 512), (m.EncoderHidden[0].In, m.EncoderHidden[0].Out));
         Assert.Equal("[256 x 512]", shapes["encoder.hidden.1.weight"]);
         Assert.Equal("[2 x 256]", shapes["encoder.mean.weight"]);
         Assert.Equal("[2 x 256]", shapes["encoder.logvar.weight"]);
@@ -60,7 +62,7 @@ public class ModelTests
             for (int j = 0; j < 8; j++)
             {
                 double s = b1[0, j];
-                for (int k = 0; k < 12; k++) s += (double)x[r, k] * w1[j, k];
+                for (int k = 0; k < 12; k++) s += (double)x[r, k] * w1[k, j]; // w1 is input-major [in x out]
                 h[j] = Math.Max(0, s);
             }
             for (int j = 0; j < 3; j++)
@@ -109,7 +111,9 @@ public class ModelTests
             Assert.Equal(model.History, loaded.History);
             // Python and other readers see plain safetensors with PyTorch-style names.
             var raw = SafeTensorsFile.Read(path);
-            Assert.Equal(new[] { 6, 10 }, raw["encoder.hidden.0.weight"].Shape);
+            Assert.Equal(new[] { 6, 10 }, raw["encoder.hidden.0.weight"].Shape); // PyTorch's [out x in]
+            var w = model.EncoderHidden[0].Weight.Value; // [10 x 6] in memory
+            Assert.Equal(w[3, 2], raw["encoder.hidden.0.weight"].Data[2 * 10 + 3]);
             Assert.Equal(ModelFile.FormatTag, raw.Metadata["format"]);
         }
         finally { File.Delete(path); }
