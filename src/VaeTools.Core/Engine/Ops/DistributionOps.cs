@@ -5,12 +5,14 @@ namespace VaeTools.Engine.Ops;
 /// <summary>
 /// Bernoulli log-likelihood from logits, summed per row:
 /// y[r] = sum_d x[r,d] l[r,d] - softplus(l[r,d])   ([B x D], [B x D] -> [B x 1]).
-/// Fused and stable: it never forms sigmoid(l) and never clamps. x may be any value in [0, 1].
+/// Fused and stable: with e = exp(-|l|), softplus(l) = max(l, 0) + log(1 + e) and sigmoid(l) = (l >= 0 ? 1 : e) / (1 + e),
+/// so one exp and one log per element give both the value and (kept for backward) the sigmoid. Never clamps.
+/// x may be any value in [0, 1].
 /// Backward: dl = dy (x - sigmoid(l)); dx = dy l.
 /// </summary>
 public sealed class BernoulliLogLikelihoodNode : Node
 {
-    private readonly Tensor _scratch = new(0, 0), _scratch2 = new(0, 0);
+    private readonly Tensor _log1p = new(0, 0), _sigmoid = new(0, 0);
 
     internal BernoulliLogLikelihoodNode(Graph g, Node logits, Node target) : base(g, "BernoulliLogLikelihood", logits, target) { }
 
@@ -27,39 +29,34 @@ public sealed class BernoulliLogLikelihoodNode : Node
     protected internal override void Forward()
     {
         int d = Logits.Cols;
-        _scratch.Resize(1, d);
-        _scratch2.Resize(1, d);
+        _log1p.Resize(Logits.Rows, d);
+        _sigmoid.Resize(Logits.Rows, d);
         ReadOnlySpan<float> l = Logits.Value.Span, x = Target.Value.Span;
-        var sp = _scratch.Span;
+        var e = _log1p.Span;
+        var sig = _sigmoid.Span;
+        TensorPrimitives.Abs(l, e);
+        TensorPrimitives.Negate(e, e);
+        TensorPrimitives.Exp(e, e);                  // e = exp(-|l|), in (0, 1]
+        Kernels.SigmoidFromExp(l, e, sig);            // sig = (l >= 0 ? 1 : e) / (1 + e)
+        TensorPrimitives.Add(e, 1f, e);
+        TensorPrimitives.Log(e, e);                  // log(1 + exp(-|l|))
         var y = Value.Span;
         for (int r = 0; r < Rows; r++)
-        {
-            var lr = l.Slice(r * d, d);
-            Kernels.Softplus(lr, sp, _scratch2.Span);
-            y[r] = TensorPrimitives.Dot(x.Slice(r * d, d), lr) - TensorPrimitives.Sum<float>(sp);
-        }
+            y[r] = Kernels.BernoulliRowSum(x.Slice(r * d, d), l.Slice(r * d, d), e.Slice(r * d, d));
     }
 
     protected internal override void Backward()
     {
         int d = Logits.Cols;
-        ReadOnlySpan<float> l = Logits.Value.Span, x = Target.Value.Span, dy = Grad!.Span;
-        var s = _scratch.Span;
+        ReadOnlySpan<float> l = Logits.Value.Span, x = Target.Value.Span, dy = Grad!.Span, sig = _sigmoid.Span;
         for (int r = 0; r < Rows; r++)
         {
-            var lr = l.Slice(r * d, d);
-            var xr = x.Slice(r * d, d);
-            if (Logits.RequiresGrad)
-            {
-                TensorPrimitives.Sigmoid(lr, s);
-                TensorPrimitives.Subtract(xr, s, s);
-                var dl = Logits.Grad!.Span.Slice(r * d, d);
-                TensorPrimitives.MultiplyAdd(s, dy[r], dl, dl);
-            }
+            if (Logits.RequiresGrad) // dl += dy (x - sigmoid(l))
+                Kernels.AddScaledDifference(x.Slice(r * d, d), sig.Slice(r * d, d), dy[r], Logits.Grad!.Span.Slice(r * d, d));
             if (Target.RequiresGrad)
             {
                 var dx = Target.Grad!.Span.Slice(r * d, d);
-                TensorPrimitives.MultiplyAdd(lr, dy[r], dx, dx);
+                TensorPrimitives.MultiplyAdd(l.Slice(r * d, d), dy[r], dx, dx);
             }
         }
     }

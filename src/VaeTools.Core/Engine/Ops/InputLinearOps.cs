@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace VaeTools.Engine.Ops;
 
@@ -88,25 +90,25 @@ public sealed class InputLinearNode : Node, IParallelTask
     {
         int batch = X.Rows, ins = X.Cols;
         var x = X.Value.Span;
-        int nnz = 0;
-        for (int i = 0; i < x.Length; i++) if (x[i] != 0f) nnz++;
-        if (nnz > SparseDensity * x.Length) return false;
         if (_rowStart.Length < batch + 1) _rowStart = new int[batch + 1];
-        if (_rowIndex.Length < nnz) { _rowIndex = new int[nnz]; _rowValue = new float[nnz]; }
+        if (_rowIndex.Length < x.Length) { _rowIndex = new int[x.Length]; _rowValue = new float[x.Length]; }
+        // Branch-free: every value is written, the cursor advances only past non-zeros
+        // (a branch on "pixel != 0" would be mispredicted at random).
         int k = 0;
         for (int r = 0; r < batch; r++)
         {
             _rowStart[r] = k;
             var row = x.Slice(r * ins, ins);
-            for (int j = 0; j < ins; j++)
+            for (int j = 0; j < row.Length; j++)
             {
-                if (row[j] == 0f) continue;
+                float v = row[j];
                 _rowIndex[k] = j;
-                _rowValue[k++] = row[j];
+                _rowValue[k] = v;
+                k += v != 0f ? 1 : 0;
             }
         }
         _rowStart[batch] = k;
-        return true;
+        return k <= SparseDensity * x.Length;
     }
 
     /// <summary>Builds the CSC of X from its CSR (a counting sort by column; rows stay in order within a column).</summary>
@@ -163,32 +165,59 @@ public sealed class InputLinearNode : Node, IParallelTask
         }
     }
 
-    /// <summary>dst[c] += sum_k values[k] * src[rows[k] * ld + c] for c in [c0, c1), with the dst block held in registers.</summary>
+    /// <summary>a * b + c, fused where the CPU can.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
+        Avx512F.IsSupported ? Avx512F.FusedMultiplyAdd(a, b, c) : a * b + c;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+        System.Runtime.Intrinsics.X86.Fma.IsSupported ? System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(a, b, c) : a * b + c;
+
+    /// <summary>
+    /// dst[c] += sum_k values[k] * src[rows[k] * ld + c] for c in [c0, c1). Each 64-column block of dst is held in
+    /// registers while k runs, with two sets of accumulators so consecutive FMAs do not wait on each other.
+    /// </summary>
     internal static void AccumulateRows(ReadOnlySpan<int> rows, ReadOnlySpan<float> values, float[] src, int ld, int c0, int c1, Span<float> dst)
     {
         ref float s0 = ref MemoryMarshal.GetArrayDataReference(src);
         ref float d0 = ref MemoryMarshal.GetReference(dst);
-        int c = c0;
+        ref int r0 = ref MemoryMarshal.GetReference(rows);
+        ref float v0 = ref MemoryMarshal.GetReference(values);
+        int n = rows.Length, c = c0;
         if (Vector512.IsHardwareAccelerated)
         {
             for (; c + 64 <= c1; c += 64)
             {
                 var a0 = Vector512.LoadUnsafe(ref d0, (nuint)c); var a1 = Vector512.LoadUnsafe(ref d0, (nuint)(c + 16));
                 var a2 = Vector512.LoadUnsafe(ref d0, (nuint)(c + 32)); var a3 = Vector512.LoadUnsafe(ref d0, (nuint)(c + 48));
-                for (int k = 0; k < rows.Length; k++)
+                Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                int k = 0;
+                for (; k + 2 <= n; k += 2)
                 {
-                    var w = Vector512.Create(values[k]);
-                    nuint o = (nuint)(rows[k] * ld + c);
-                    a0 += w * Vector512.LoadUnsafe(ref s0, o); a1 += w * Vector512.LoadUnsafe(ref s0, o + 16);
-                    a2 += w * Vector512.LoadUnsafe(ref s0, o + 32); a3 += w * Vector512.LoadUnsafe(ref s0, o + 48);
+                    var w = Vector512.Create(Unsafe.Add(ref v0, k));
+                    var u = Vector512.Create(Unsafe.Add(ref v0, k + 1));
+                    nuint o = (nuint)(Unsafe.Add(ref r0, k) * ld + c), p = (nuint)(Unsafe.Add(ref r0, k + 1) * ld + c);
+                    a0 = Fma(w, Vector512.LoadUnsafe(ref s0, o), a0); a1 = Fma(w, Vector512.LoadUnsafe(ref s0, o + 16), a1);
+                    a2 = Fma(w, Vector512.LoadUnsafe(ref s0, o + 32), a2); a3 = Fma(w, Vector512.LoadUnsafe(ref s0, o + 48), a3);
+                    b0 = Fma(u, Vector512.LoadUnsafe(ref s0, p), b0); b1 = Fma(u, Vector512.LoadUnsafe(ref s0, p + 16), b1);
+                    b2 = Fma(u, Vector512.LoadUnsafe(ref s0, p + 32), b2); b3 = Fma(u, Vector512.LoadUnsafe(ref s0, p + 48), b3);
                 }
-                a0.StoreUnsafe(ref d0, (nuint)c); a1.StoreUnsafe(ref d0, (nuint)(c + 16));
-                a2.StoreUnsafe(ref d0, (nuint)(c + 32)); a3.StoreUnsafe(ref d0, (nuint)(c + 48));
+                if (k < n)
+                {
+                    var w = Vector512.Create(Unsafe.Add(ref v0, k));
+                    nuint o = (nuint)(Unsafe.Add(ref r0, k) * ld + c);
+                    a0 = Fma(w, Vector512.LoadUnsafe(ref s0, o), a0); a1 = Fma(w, Vector512.LoadUnsafe(ref s0, o + 16), a1);
+                    a2 = Fma(w, Vector512.LoadUnsafe(ref s0, o + 32), a2); a3 = Fma(w, Vector512.LoadUnsafe(ref s0, o + 48), a3);
+                }
+                (a0 + b0).StoreUnsafe(ref d0, (nuint)c); (a1 + b1).StoreUnsafe(ref d0, (nuint)(c + 16));
+                (a2 + b2).StoreUnsafe(ref d0, (nuint)(c + 32)); (a3 + b3).StoreUnsafe(ref d0, (nuint)(c + 48));
             }
             for (; c + 16 <= c1; c += 16)
             {
                 var a = Vector512.LoadUnsafe(ref d0, (nuint)c);
-                for (int k = 0; k < rows.Length; k++) a += Vector512.Create(values[k]) * Vector512.LoadUnsafe(ref s0, (nuint)(rows[k] * ld + c));
+                for (int k = 0; k < n; k++)
+                    a = Fma(Vector512.Create(Unsafe.Add(ref v0, k)), Vector512.LoadUnsafe(ref s0, (nuint)(Unsafe.Add(ref r0, k) * ld + c)), a);
                 a.StoreUnsafe(ref d0, (nuint)c);
             }
         }
@@ -198,12 +227,12 @@ public sealed class InputLinearNode : Node, IParallelTask
             {
                 var a0 = Vector256.LoadUnsafe(ref d0, (nuint)c); var a1 = Vector256.LoadUnsafe(ref d0, (nuint)(c + 8));
                 var a2 = Vector256.LoadUnsafe(ref d0, (nuint)(c + 16)); var a3 = Vector256.LoadUnsafe(ref d0, (nuint)(c + 24));
-                for (int k = 0; k < rows.Length; k++)
+                for (int k = 0; k < n; k++)
                 {
-                    var w = Vector256.Create(values[k]);
-                    nuint o = (nuint)(rows[k] * ld + c);
-                    a0 += w * Vector256.LoadUnsafe(ref s0, o); a1 += w * Vector256.LoadUnsafe(ref s0, o + 8);
-                    a2 += w * Vector256.LoadUnsafe(ref s0, o + 16); a3 += w * Vector256.LoadUnsafe(ref s0, o + 24);
+                    var w = Vector256.Create(Unsafe.Add(ref v0, k));
+                    nuint o = (nuint)(Unsafe.Add(ref r0, k) * ld + c);
+                    a0 = Fma(w, Vector256.LoadUnsafe(ref s0, o), a0); a1 = Fma(w, Vector256.LoadUnsafe(ref s0, o + 8), a1);
+                    a2 = Fma(w, Vector256.LoadUnsafe(ref s0, o + 16), a2); a3 = Fma(w, Vector256.LoadUnsafe(ref s0, o + 24), a3);
                 }
                 a0.StoreUnsafe(ref d0, (nuint)c); a1.StoreUnsafe(ref d0, (nuint)(c + 8));
                 a2.StoreUnsafe(ref d0, (nuint)(c + 16)); a3.StoreUnsafe(ref d0, (nuint)(c + 24));
@@ -212,7 +241,7 @@ public sealed class InputLinearNode : Node, IParallelTask
         for (; c < c1; c++)
         {
             float a = dst[c];
-            for (int k = 0; k < rows.Length; k++) a += values[k] * src[rows[k] * ld + c];
+            for (int k = 0; k < n; k++) a += values[k] * src[rows[k] * ld + c];
             dst[c] = a;
         }
     }
