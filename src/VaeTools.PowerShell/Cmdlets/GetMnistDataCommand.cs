@@ -20,7 +20,7 @@ public sealed class GetMnistDataCommand : VaeCmdlet
 
     [Parameter]
     [ValidateRange(1, int.MaxValue)]
-    public int Count { get; set; }
+    public int? Count { get; set; }
 
     [Parameter]
     [ValidateSet("None", "Threshold", "Sample")]
@@ -49,7 +49,7 @@ public sealed class GetMnistDataCommand : VaeCmdlet
         Variant = Variant,
         Path = Path is null ? null : ResolvePath(Path),
         Classes = Classes,
-        Count = IsBound(nameof(Count)) ? Count : null,
+        Count = Count,
         Binarize = Binarize,
         NoDownload = NoDownload,
         AsImage = AsImage,
