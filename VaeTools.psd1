@@ -1,0 +1,34 @@
+@{
+    # The binary module; build.ps1 -Task Build copies it with VaeTools.Core.dll next to this manifest.
+    RootModule           = 'VaeTools.PowerShell.dll'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '46cae403-744c-4419-8a4d-44477c226117'
+    Author               = 'VaeTools contributors'
+    CompanyName          = 'VaeTools'
+    Copyright            = '(c) VaeTools contributors. MIT License.'
+    Description          = 'Train and analyse variational autoencoders (VAEs) on MNIST from PowerShell: data loading, training with progress and checkpoints, encodings, samples, reconstruction error, and model files in the safetensors format.'
+    CompatiblePSEditions = @('Core')
+    PowerShellVersion    = '7.4'
+    FormatsToProcess     = @('VaeTools.Format.ps1xml')
+    CmdletsToExport      = @(
+        'Get-MnistData'
+        'New-Vae'
+        'Invoke-VaeTraining'
+        'Get-VaeEncoding'
+        'New-VaeSample'
+        'Measure-ReconstructionError'
+        'Export-Vae'
+        'Import-Vae'
+    )
+    FunctionsToExport    = @()
+    VariablesToExport    = @()
+    AliasesToExport      = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags         = @('VAE', 'VariationalAutoencoder', 'MachineLearning', 'MNIST', 'DeepLearning', 'safetensors', 'PSEdition_Core')
+            LicenseUri   = 'https://github.com/vaetools/vaetools/blob/main/LICENSE'
+            ProjectUri   = 'https://github.com/vaetools/vaetools'
+            ReleaseNotes = 'First release: Get-MnistData, New-Vae, Invoke-VaeTraining, Get-VaeEncoding, New-VaeSample, Measure-ReconstructionError, Export-Vae and Import-Vae.'
+        }
+    }
+}

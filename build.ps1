@@ -1,0 +1,121 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    Builds, tests, packages and demonstrates the VaeTools module.
+.DESCRIPTION
+    Build    Publishes the cmdlet project and assembles an importable module folder:
+             out/VaeTools/<version>/ with VaeTools.psd1, the dlls, the format file and the help.
+    Test     Runs the xunit suite, then (when Pester 5 is installed) the Pester tests in tests/pester
+             against the built module. Says so clearly when Pester is missing.
+    Package  Build, then zips the module folder to out/VaeTools-<version>.zip.
+    Demo     Build, then runs the quick-start pipeline and writes its CSV files, pictures and model to out/demo/.
+.EXAMPLE
+    ./build.ps1 -Task Build; Import-Module ./out/VaeTools/0.1.0/VaeTools.psd1
+.EXAMPLE
+    ./build.ps1 -Task Test, Package
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Package', 'Demo')]
+    [string[]] $Task = @('Build'),
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release'
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+
+$Root = $PSScriptRoot
+$Version = (Import-PowerShellDataFile -Path (Join-Path $Root 'VaeTools.psd1')).ModuleVersion
+$OutDir = Join-Path $Root 'out'
+$ModuleDir = Join-Path $OutDir "VaeTools/$Version"
+
+function Invoke-Native {
+    param([string] $Command, [string[]] $Arguments)
+    Write-Host "> $Command $($Arguments -join ' ')"
+    & $Command @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "'$Command $($Arguments -join ' ')' failed with exit code $LASTEXITCODE." }
+}
+
+function Invoke-BuildTask {
+    $publishDir = Join-Path $OutDir "publish/$Configuration"
+    Invoke-Native dotnet @('publish', (Join-Path $Root 'src/VaeTools.PowerShell/VaeTools.PowerShell.csproj'),
+        '--configuration', $Configuration, '--output', $publishDir, '--nologo')
+
+    if (Test-Path $ModuleDir) { Remove-Item $ModuleDir -Recurse -Force }
+    $null = New-Item -ItemType Directory -Path (Join-Path $ModuleDir 'en-US') -Force
+
+    # PowerShell supplies System.Management.Automation itself; the package's copy is a compile-time stub.
+    Get-ChildItem -Path $publishDir -Filter '*.dll' |
+        Where-Object Name -NE 'System.Management.Automation.dll' |
+        Copy-Item -Destination $ModuleDir
+    Copy-Item -Path (Join-Path $Root 'VaeTools.psd1') -Destination $ModuleDir
+    Copy-Item -Path (Join-Path $Root 'module/VaeTools.Format.ps1xml') -Destination $ModuleDir
+    Copy-Item -Path (Join-Path $Root 'module/en-US/*') -Destination (Join-Path $ModuleDir 'en-US')
+
+    $missing = @('VaeTools.PowerShell.dll', 'VaeTools.Core.dll', 'System.Numerics.Tensors.dll') |
+        Where-Object { -not (Test-Path (Join-Path $ModuleDir $_)) }
+    if ($missing) { throw "The module folder lacks $($missing -join ', ')." }
+    Write-Host "Module assembled in $ModuleDir"
+}
+
+function Invoke-TestTask {
+    Invoke-Native dotnet @('test', (Join-Path $Root 'tests/VaeTools.Tests/VaeTools.Tests.csproj'), '--configuration', $Configuration, '--nologo')
+
+    $pester = Get-Module -ListAvailable -Name Pester | Where-Object { $_.Version.Major -ge 5 } | Sort-Object Version -Descending | Select-Object -First 1
+    if (-not $pester) {
+        Write-Warning 'Pester 5 is not installed: the Pester tests in tests/pester were SKIPPED (Install-Module Pester -MinimumVersion 5.0 to run them).'
+        return
+    }
+    Invoke-BuildTask
+    Import-Module $pester -Force
+    $config = New-PesterConfiguration
+    $config.Run.Path = Join-Path $Root 'tests/pester'
+    $config.Run.Throw = $true
+    $config.Output.Verbosity = 'Detailed'
+    $env:VAETOOLS_MODULE = Join-Path $ModuleDir 'VaeTools.psd1'
+    Invoke-Pester -Configuration $config
+}
+
+function Invoke-PackageTask {
+    Invoke-BuildTask
+    $zip = Join-Path $OutDir "VaeTools-$Version.zip"
+    Compress-Archive -Path (Join-Path $OutDir 'VaeTools') -DestinationPath $zip -Force
+    Write-Host "Package written to $zip"
+}
+
+function Invoke-DemoTask {
+    Invoke-BuildTask
+    $demo = Join-Path $OutDir 'demo'
+    $null = New-Item -ItemType Directory -Path $demo -Force
+    # A fresh process, so the module loads from the folder just built and not from an older copy.
+    $script = @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$(Join-Path $ModuleDir 'VaeTools.psd1')' -Force
+Set-Location '$demo'
+`$train = Get-MnistData -Subset Train
+`$test  = Get-MnistData -Subset Test
+`$vae = New-Vae -LatentDim 2 -Seed 1 | Invoke-VaeTraining -Data `$train -ValidationData `$test -Epochs 5 -Verbose
+`$vae.History | Export-Csv history.csv
+`$vae | Measure-ReconstructionError -Data `$test | Export-Csv reconstruction.csv
+`$vae | Measure-ReconstructionError -Data `$test -ByClass | Export-Csv reconstruction-by-class.csv
+`$test | Get-VaeEncoding -Model `$vae | Select-Object Index, Label, Z1, Z2 | Export-Csv codes.csv
+`$vae | New-VaeSample -Count 100 -Seed 1 -OutFile samples.png
+`$vae | New-VaeSample -Count 100 -Seed 1 -MeanImage -OutFile samples-mean.png
+`$vae | Export-Vae -Path mnist.safetensors
+Import-Vae mnist.safetensors | Invoke-VaeTraining -Data `$train -Epochs 1 | Export-Vae -Path mnist-6-epochs.safetensors
+Get-ChildItem | Format-Table Name, Length
+"@
+    Invoke-Native (Get-Process -Id $PID).Path @('-NoProfile', '-NonInteractive', '-Command', $script)
+    Write-Host "Demo output in $demo"
+}
+
+foreach ($t in $Task) {
+    switch ($t) {
+        'Build' { Invoke-BuildTask }
+        'Test' { Invoke-TestTask }
+        'Package' { Invoke-PackageTask }
+        'Demo' { Invoke-DemoTask }
+    }
+}

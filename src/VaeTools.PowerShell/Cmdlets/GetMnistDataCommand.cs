@@ -1,0 +1,58 @@
+using System.Management.Automation;
+using VaeTools.Data;
+using VaeTools.PowerShell.Logic;
+
+namespace VaeTools.PowerShell.Commands;
+
+/// <summary>Get-MnistData: loads MNIST or Fashion-MNIST as one data set object, or with -AsImage one object per image.</summary>
+[Cmdlet(VerbsCommon.Get, "MnistData")]
+[OutputType(typeof(MnistDataset), typeof(ImageRecord))]
+public sealed class GetMnistDataCommand : VaeCmdlet
+{
+    [Parameter(Position = 0)]
+    [ValidateSet("Train", "Test")]
+    public string Subset { get; set; } = "Train";
+
+    [Parameter]
+    [ValidateCount(1, 10)]
+    [ValidateRange(0, 9)]
+    public int[]? Classes { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int? Count { get; set; }
+
+    [Parameter]
+    [ValidateSet("None", "Threshold", "Sample")]
+    public string Binarize { get; set; } = "None";
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Path { get; set; }
+
+    [Parameter]
+    [ValidateSet("Digits", "Fashion")]
+    public string Variant { get; set; } = "Digits";
+
+    [Parameter]
+    public SwitchParameter NoDownload { get; set; }
+
+    [Parameter]
+    public SwitchParameter AsImage { get; set; }
+
+    [Parameter]
+    public ulong Seed { get; set; }
+
+    protected override void ProcessRecord() => Run(() => new GetMnistDataLogic(new GetMnistDataParameters
+    {
+        Subset = Subset,
+        Variant = Variant,
+        Path = Path is null ? null : ResolvePath(Path),
+        Classes = Classes,
+        Count = Count,
+        Binarize = Binarize,
+        NoDownload = NoDownload,
+        AsImage = AsImage,
+        Seed = IsBound(nameof(Seed)) ? Seed : null,
+    }).Process(this, Stopping));
+}

@@ -1,0 +1,75 @@
+using System.Management.Automation;
+using VaeTools.Data;
+using VaeTools.Model;
+using VaeTools.PowerShell.Logic;
+
+namespace VaeTools.PowerShell.Commands;
+
+/// <summary>
+/// Invoke-VaeTraining: trains a model in place and emits it. Model and data both bind from the pipeline by type,
+/// so either may be piped in. Ctrl+C stops after the current batch, leaving the model as of its last completed epoch.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Invoke, "VaeTraining", SupportsShouldProcess = true)]
+[OutputType(typeof(VaeModel))]
+public sealed class InvokeVaeTrainingCommand : VaeCmdlet
+{
+    private TrainingLogic? _logic;
+
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    public VaeModel? Model { get; set; }
+
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    public IDataset? Data { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 1000000)]
+    public int Epochs { get; set; } = 10;
+
+    [Parameter]
+    [ValidateRange(1, 1048576)]
+    public int BatchSize { get; set; } = 128;
+
+    [Parameter]
+    [ValidateRange(1e-10, 10.0)]
+    public double LearningRate { get; set; } = 1e-3;
+
+    [Parameter]
+    [ValidateSet("Adam", "Sgd", "Adagrad")]
+    public string Optimizer { get; set; } = "Adam";
+
+    [Parameter]
+    public IDataset? ValidationData { get; set; }
+
+    [Parameter]
+    public ulong Seed { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? CheckpointPath { get; set; }
+
+    [Parameter]
+    public SwitchParameter Resume { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 1024)]
+    public int ThrottleLimit { get; set; } = Math.Max(1, Environment.ProcessorCount);
+
+    protected override void BeginProcessing() => Run(() =>
+    {
+        _logic = new TrainingLogic(new TrainingParameters
+        {
+            Epochs = Epochs,
+            BatchSize = BatchSize,
+            LearningRate = LearningRate,
+            Optimizer = Optimizer,
+            ValidationData = ValidationData,
+            Seed = IsBound(nameof(Seed)) ? Seed : null,
+            CheckpointPath = CheckpointPath is null ? null : ResolvePath(CheckpointPath),
+            Resume = Resume,
+            ThrottleLimit = ThrottleLimit,
+        });
+        _logic.BuildOptions(); // fail early on bad combinations
+    });
+
+    protected override void ProcessRecord() => Run(() => _logic!.Process(this, Model, Data, Stopping));
+}

@@ -1,0 +1,28 @@
+using System.Management.Automation;
+using VaeTools.Analysis;
+using VaeTools.Data;
+using VaeTools.Model;
+using VaeTools.PowerShell.Logic;
+
+namespace VaeTools.PowerShell.Commands;
+
+/// <summary>Measure-ReconstructionError: squared error, cross-entropy, KL and ELBO of a model on data (or per class).</summary>
+[Cmdlet(VerbsDiagnostic.Measure, "ReconstructionError")]
+[OutputType(typeof(ReconstructionMetrics))]
+public sealed class MeasureReconstructionErrorCommand : VaeCmdlet
+{
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    public VaeModel? Model { get; set; }
+
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    public IDataset? Data { get; set; }
+
+    [Parameter]
+    public SwitchParameter ByClass { get; set; }
+
+    [Parameter]
+    public ulong Seed { get; set; }
+
+    protected override void ProcessRecord() => Run(() =>
+        new MeasureLogic(new MeasureParameters { ByClass = ByClass, Seed = Seed }).Process(this, Model, Data, Stopping));
+}

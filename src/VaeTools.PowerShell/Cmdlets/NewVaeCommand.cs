@@ -1,0 +1,63 @@
+using System.Management.Automation;
+using VaeTools.Data;
+using VaeTools.Model;
+using VaeTools.PowerShell.Logic;
+
+namespace VaeTools.PowerShell.Commands;
+
+/// <summary>New-Vae: creates an untrained model, sized to a data set piped in or to -InputDim (default 784).</summary>
+[Cmdlet(VerbsCommon.New, "Vae")]
+[OutputType(typeof(VaeModel))]
+public sealed class NewVaeCommand : VaeCmdlet
+{
+    private NewVaeLogic? _logic;
+
+    [Parameter(ValueFromPipeline = true)]
+    public IDataset? Data { get; set; }
+
+    [Parameter(Position = 0)]
+    [ValidateRange(1, 4096)]
+    public int LatentDim { get; set; } = 20;
+
+    [Parameter]
+    [AllowEmptyCollection]
+    [ValidateRange(1, 65536)]
+    public int[] HiddenDim { get; set; } = { 400 };
+
+    [Parameter]
+    [ValidateSet("Relu", "LeakyRelu", "Tanh", "Elu", "Softplus")]
+    public string Activation { get; set; } = "Relu";
+
+    [Parameter]
+    [ValidateSet("Bernoulli", "GaussianSharedVariance", "GaussianPerDimensionVariance", "GaussianUnitVariance")]
+    public string Likelihood { get; set; } = "Bernoulli";
+
+    [Parameter]
+    [ValidateRange(0.0, 1000000.0)]
+    public double Beta { get; set; } = 1.0;
+
+    [Parameter]
+    [ValidateRange(1e-9, 10.0)]
+    public double InitStd { get; set; } = 0.01;
+
+    [Parameter]
+    public ulong Seed { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 16777216)]
+    public int InputDim { get; set; } = 784;
+
+    protected override void BeginProcessing() => _logic = new NewVaeLogic(new NewVaeParameters
+    {
+        LatentDim = LatentDim,
+        HiddenDim = HiddenDim ?? Array.Empty<int>(),
+        Activation = Activation,
+        Likelihood = Likelihood,
+        Beta = Beta,
+        InitStd = IsBound(nameof(InitStd)) ? InitStd : null,
+        Seed = IsBound(nameof(Seed)) ? Seed : null,
+        InputDim = IsBound(nameof(InputDim)) ? InputDim : null,
+    });
+
+    protected override void ProcessRecord() => Run(() => _logic!.Process(this, Data));
+}

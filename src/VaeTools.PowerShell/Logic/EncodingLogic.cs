@@ -1,0 +1,133 @@
+using VaeTools.Analysis;
+using VaeTools.Data;
+using VaeTools.Engine;
+using VaeTools.Model;
+
+namespace VaeTools.PowerShell.Logic;
+
+/// <summary>Parameters of Get-VaeEncoding.</summary>
+public sealed class EncodingParameters
+{
+    /// <summary>Emit one [N x P] tensor per data set (or for all piped images) instead of one object per image.</summary>
+    public bool AsTensor { get; set; }
+    /// <summary>Draw z = mu + sigma eps instead of using the mean.</summary>
+    public bool Sample { get; set; }
+    /// <summary>Seed of the z draws (and of Bernoulli-sampled data); null: a fresh seed.</summary>
+    public ulong? Seed { get; set; }
+    /// <summary>Images encoded per forward pass; objects leave after each chunk.</summary>
+    public int ChunkSize { get; set; } = 1000;
+}
+
+/// <summary>
+/// Get-VaeEncoding: encodes data sets (in chunks, emitting as it goes) or piped <see cref="ImageRecord"/>s
+/// (buffered into chunks, the rest at the end).
+/// </summary>
+public sealed class EncodingLogic
+{
+    private readonly VaeModel _model;
+    private readonly EncodingParameters _p;
+    private readonly RandomSource _random;
+    private readonly List<ImageRecord> _images = new();
+    private readonly List<float[]> _tensorRows = new(); // -AsTensor with images: all codes, emitted at the end
+
+    public EncodingLogic(VaeModel model, EncodingParameters parameters)
+    {
+        _model = model;
+        _p = parameters;
+        _random = new RandomSource(parameters.Seed ?? (ulong)Random.Shared.NextInt64());
+    }
+
+    /// <summary>Checks the model can encode at all; a terminating <see cref="CommandException"/> otherwise.</summary>
+    public void Begin(ICommandSink sink)
+    {
+        if (_model is null)
+            throw new CommandException(new CommandError("MissingModel", ErrorKind.InvalidArgument, null, new ArgumentException("-Model is required.", "Model")));
+        if (_model.Config.DecoderOnly)
+            throw new CommandException(new CommandError("DecoderOnlyModel", ErrorKind.InvalidOperation, _model,
+                new InvalidOperationException($"The model ({_model.Config}) is decoder-only: it has no encoder, so it cannot encode images.")));
+    }
+
+    /// <summary>Encodes every image of <paramref name="data"/>.</summary>
+    public void ProcessData(ICommandSink sink, IDataset data, CancellationToken cancellation)
+    {
+        if (!WidthMatches(sink, data.Features, data, data.Description)) return;
+        Tensor? all = _p.AsTensor ? new Tensor(data.Count, _model.Config.LatentDim) : null;
+        int chunk = Math.Max(1, _p.ChunkSize);
+        for (int start = 0; start < data.Count; start += chunk)
+        {
+            if (cancellation.IsCancellationRequested) return;
+            int count = Math.Min(chunk, data.Count - start);
+            var view = RowSubset.Range(data, start, count);
+            var (enc, z) = Encode(view);
+            if (all is not null)
+            {
+                z.Span.CopyTo(all.Span.Slice(start * z.Cols, z.Length));
+            }
+            else
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    int label = data.GetLabel(start + i);
+                    sink.WriteObject(Code(start + i, label < 0 ? null : label, enc, z, i));
+                }
+            }
+            sink.WriteProgress(new ProgressReport(1, $"Encoding {data.Description}", $"{start + count} of {data.Count} images", 100 * (start + count) / data.Count));
+        }
+        sink.WriteProgress(new ProgressReport(1, $"Encoding {data.Description}", "Done", 100, Completed: true));
+        if (all is not null) sink.WriteObject(all);
+    }
+
+    /// <summary>Takes one piped image; encodes when a chunk is full.</summary>
+    public void ProcessImage(ICommandSink sink, ImageRecord image)
+    {
+        if (!WidthMatches(sink, image.Pixels.Length, image, $"image {image.Index}")) return;
+        _images.Add(image);
+        if (_images.Count >= Math.Max(1, _p.ChunkSize)) Flush(sink);
+    }
+
+    /// <summary>Encodes the images still buffered; with -AsTensor emits the one tensor of all piped images.</summary>
+    public void End(ICommandSink sink)
+    {
+        Flush(sink);
+        if (_p.AsTensor && _tensorRows.Count > 0)
+        {
+            int p = _model.Config.LatentDim;
+            var t = new Tensor(_tensorRows.Count, p);
+            for (int i = 0; i < _tensorRows.Count; i++) _tensorRows[i].CopyTo(t.Row(i));
+            sink.WriteObject(t);
+        }
+    }
+
+    private void Flush(ICommandSink sink)
+    {
+        if (_images.Count == 0) return;
+        int d = _model.Config.InputDim;
+        var x = new Tensor(_images.Count, d);
+        for (int i = 0; i < _images.Count; i++) _images[i].Pixels.CopyTo(x.Row(i));
+        var (enc, z) = Encode(new TensorDataset(x, labels: null, $"{_images.Count} piped images"));
+        for (int i = 0; i < _images.Count; i++)
+        {
+            if (_p.AsTensor) _tensorRows.Add(z.Row(i).ToArray());
+            else sink.WriteObject(Code(_images[i].Index, _images[i].Label, enc, z, i));
+        }
+        _images.Clear();
+    }
+
+    private (LatentEncoding Encoding, Tensor Z) Encode(IDataset data)
+    {
+        var enc = _model.Encode(data, batchSize: Math.Max(1, _p.ChunkSize), random: _random);
+        var z = _p.Sample ? VaeModel.SampleLatent(enc, _random) : enc.Mean;
+        return (enc, z);
+    }
+
+    private static LatentCode Code(int index, int? label, LatentEncoding enc, Tensor z, int row) =>
+        new(index, label, enc.Mean.Row(row).ToArray(), enc.LogVariance.Row(row).ToArray(), z.Row(row).ToArray());
+
+    private bool WidthMatches(ICommandSink sink, int width, object target, string what)
+    {
+        if (width == _model.Config.InputDim) return true;
+        sink.WriteError(new CommandError("WidthMismatch", ErrorKind.InvalidArgument, target,
+            new ShapeMismatchException($"{what} has {width} values per image, but the model ({_model.Config}) takes {_model.Config.InputDim}.")));
+        return false;
+    }
+}

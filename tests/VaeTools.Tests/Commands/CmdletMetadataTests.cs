@@ -1,0 +1,223 @@
+using System.Text.RegularExpressions;
+using VaeTools.Data;
+using VaeTools.Engine;
+using VaeTools.Model;
+using VaeTools.PowerShell.Logic;
+using static VaeTools.Tests.Commands.CmdletMetadata;
+
+namespace VaeTools.Tests.Commands;
+
+public class CmdletMetadataTests
+{
+    // "Approved Verbs for PowerShell Commands" (learn.microsoft.com), all groups: Common, Communications, Data,
+    // Diagnostic, Lifecycle, Security, Other.
+    private static readonly HashSet<string> ApprovedVerbs = new(StringComparer.Ordinal)
+    {
+        "Add", "Clear", "Close", "Copy", "Enter", "Exit", "Find", "Format", "Get", "Hide", "Join", "Lock", "Move", "New", "Open",
+        "Optimize", "Pop", "Push", "Redo", "Remove", "Rename", "Reset", "Resize", "Search", "Select", "Set", "Show", "Skip", "Split",
+        "Step", "Switch", "Undo", "Unlock", "Watch",
+        "Connect", "Disconnect", "Read", "Receive", "Send", "Write",
+        "Backup", "Checkpoint", "Compare", "Compress", "Convert", "ConvertFrom", "ConvertTo", "Dismount", "Edit", "Expand", "Export",
+        "Group", "Import", "Initialize", "Limit", "Merge", "Mount", "Out", "Publish", "Restore", "Save", "Sync", "Unpublish", "Update",
+        "Debug", "Measure", "Ping", "Repair", "Resolve", "Test", "Trace",
+        "Approve", "Assert", "Build", "Complete", "Confirm", "Deny", "Deploy", "Disable", "Enable", "Install", "Invoke", "Register",
+        "Request", "Restart", "Resume", "Start", "Stop", "Submit", "Suspend", "Uninstall", "Unregister", "Wait",
+        "Block", "Grant", "Protect", "Revoke", "Unblock", "Unprotect",
+        "Use",
+    };
+
+    private static readonly string[] ExpectedCmdlets =
+    {
+        "Export-Vae", "Get-MnistData", "Get-VaeEncoding", "Import-Vae", "Invoke-VaeTraining", "Measure-ReconstructionError", "New-Vae", "New-VaeSample",
+    };
+
+    [Fact]
+    public void The_module_has_the_cmdlets_of_the_design()
+    {
+        Assert.Equal(ExpectedCmdlets, All.Select(c => c.Name).ToArray());
+    }
+
+    [Fact]
+    public void Every_verb_is_approved()
+    {
+        foreach (var c in All) Assert.True(ApprovedVerbs.Contains(c.Verb), $"{c.Name}: '{c.Verb}' is not an approved verb.");
+    }
+
+    [Fact]
+    public void Every_cmdlet_has_exactly_one_OutputType_naming_real_types()
+    {
+        foreach (var c in All)
+        {
+            var attrs = Attributes(c.Type, "OutputTypeAttribute").ToList();
+            Assert.True(attrs.Count == 1, $"{c.Name} has {attrs.Count} [OutputType] attributes.");
+            var types = ((IEnumerable<System.Reflection.CustomAttributeTypedArgument>)attrs[0].ConstructorArguments[0].Value!).Select(a => (Type)a.Value!).ToList();
+            Assert.NotEmpty(types);
+        }
+    }
+
+    [Fact]
+    public void Output_types_are_the_objects_the_logic_emits()
+    {
+        Type[] OutputTypes(string name) => ((IEnumerable<System.Reflection.CustomAttributeTypedArgument>)Attributes(Get(name).Type, "OutputTypeAttribute").Single().ConstructorArguments[0].Value!)
+            .Select(a => (Type)a.Value!).ToArray();
+        Assert.Equal(new[] { typeof(MnistDataset), typeof(PowerShell.ImageRecord) }, OutputTypes("Get-MnistData"));
+        Assert.Equal(new[] { typeof(VaeModel) }, OutputTypes("New-Vae"));
+        Assert.Equal(new[] { typeof(VaeModel) }, OutputTypes("Invoke-VaeTraining"));
+        Assert.Equal(new[] { typeof(VaeModel) }, OutputTypes("Import-Vae"));
+        Assert.Equal(new[] { typeof(PowerShell.LatentCode), typeof(Tensor) }, OutputTypes("Get-VaeEncoding"));
+        Assert.Equal(new[] { typeof(PowerShell.ImageRecord), typeof(Tensor) }, OutputTypes("New-VaeSample"));
+        Assert.Equal(new[] { typeof(VaeTools.Analysis.ReconstructionMetrics) }, OutputTypes("Measure-ReconstructionError"));
+        Assert.Equal(new[] { typeof(FileInfo) }, OutputTypes("Export-Vae"));
+    }
+
+    [Theory]
+    // cmdlet, parameter, mandatory, from pipeline, parameter set (null: all)
+    [InlineData("Invoke-VaeTraining", "Model", true, true, null)]
+    [InlineData("Invoke-VaeTraining", "Data", true, true, null)]
+    [InlineData("Invoke-VaeTraining", "ValidationData", false, false, null)]
+    [InlineData("New-Vae", "Data", false, true, null)]
+    [InlineData("Get-VaeEncoding", "Model", true, false, null)]
+    [InlineData("Get-VaeEncoding", "Data", true, true, "Data")]
+    [InlineData("Get-VaeEncoding", "Image", true, true, "Image")]
+    [InlineData("New-VaeSample", "Model", true, true, null)]
+    [InlineData("Measure-ReconstructionError", "Model", true, true, null)]
+    [InlineData("Measure-ReconstructionError", "Data", true, true, null)]
+    [InlineData("Export-Vae", "Model", true, true, null)]
+    [InlineData("Export-Vae", "Path", true, false, null)]
+    [InlineData("Import-Vae", "Path", true, true, null)]
+    [InlineData("Get-MnistData", "Subset", false, false, null)]
+    public void Pipeline_and_mandatory_parameters_are_as_designed(string cmdlet, string parameter, bool mandatory, bool pipeline, string? set)
+    {
+        var p = Get(cmdlet).Parameter(parameter);
+        Assert.Equal(mandatory, p.Mandatory);
+        Assert.Equal(pipeline, p.ValueFromPipeline);
+        Assert.Equal(set, p.ParameterSet);
+    }
+
+    [Fact]
+    public void Only_the_designed_parameters_take_pipeline_input()
+    {
+        var fromPipeline = All.SelectMany(c => c.Parameters.Where(p => p.ValueFromPipeline).Select(p => $"{c.Name} -{p.Name}")).Order().ToArray();
+        Assert.Equal(new[]
+        {
+            "Export-Vae -Model", "Get-VaeEncoding -Data", "Get-VaeEncoding -Image", "Import-Vae -Path",
+            "Invoke-VaeTraining -Data", "Invoke-VaeTraining -Model", "Measure-ReconstructionError -Data",
+            "Measure-ReconstructionError -Model", "New-Vae -Data", "New-VaeSample -Model",
+        }, fromPipeline);
+    }
+
+    [Fact]
+    public void Pipeline_parameters_of_one_cmdlet_and_set_have_distinct_types_so_binding_by_type_is_unambiguous()
+    {
+        foreach (var c in All)
+            foreach (var group in c.Parameters.Where(p => p.ValueFromPipeline).GroupBy(p => p.ParameterSet))
+            {
+                var types = group.Select(p => p.Type).ToList();
+                Assert.Equal(types.Count, types.Distinct().Count());
+                Assert.DoesNotContain(typeof(object), types);
+            }
+    }
+
+    [Theory]
+    [InlineData("Get-MnistData", "Subset", typeof(MnistSubset))]
+    [InlineData("Get-MnistData", "Variant", typeof(MnistVariant))]
+    [InlineData("Get-MnistData", "Binarize", typeof(MnistBinarization))]
+    [InlineData("New-Vae", "Activation", typeof(Activation))]
+    [InlineData("New-Vae", "Likelihood", typeof(Likelihood))]
+    [InlineData("Invoke-VaeTraining", "Optimizer", typeof(OptimizerKind))]
+    public void ValidateSet_values_are_the_core_enum_names(string cmdlet, string parameter, Type enumType)
+    {
+        var values = ValidateSet(Get(cmdlet).Parameter(parameter).Property);
+        Assert.NotNull(values);
+        Assert.Equal(Enum.GetNames(enumType), values);
+    }
+
+    [Fact]
+    public void Every_string_parameter_with_a_fixed_set_of_values_has_a_ValidateSet_and_its_default_is_in_it()
+    {
+        foreach (var c in All)
+            foreach (var p in c.Parameters.Where(p => ValidateSet(p.Property) is not null))
+            {
+                var instance = Activator.CreateInstance(c.Type)!; // cmdlet constructors only set defaults
+                var value = (string?)p.Property.GetValue(instance);
+                Assert.Contains(value, ValidateSet(p.Property)!);
+            }
+    }
+
+    [Fact]
+    public void Numeric_defaults_lie_inside_their_ValidateRange()
+    {
+        int checkedCount = 0;
+        foreach (var c in All)
+        {
+            var instance = Activator.CreateInstance(c.Type)!;
+            foreach (var p in c.Parameters)
+            {
+                var range = Attributes(p.Property, "ValidateRangeAttribute").SingleOrDefault();
+                if (range is null || range.ConstructorArguments.Count != 2 || p.Type.IsArray) continue;
+                double min = Convert.ToDouble(range.ConstructorArguments[0].Value), max = Convert.ToDouble(range.ConstructorArguments[1].Value);
+                Assert.Equal(Nullable.GetUnderlyingType(p.Type) ?? p.Type, range.ConstructorArguments[0].ArgumentType); // PowerShell compares in the parameter's type
+                var value = p.Property.GetValue(instance);
+                if (value is null) continue;
+                double v = Convert.ToDouble(value);
+                Assert.True(v >= min && v <= max, $"{c.Name} -{p.Name} default {v} is outside [{min}, {max}].");
+                checkedCount++;
+            }
+        }
+        Assert.True(checkedCount >= 10, $"only {checkedCount} ranges checked");
+    }
+
+    [Fact]
+    public void Commands_that_write_files_support_WhatIf_and_the_others_do_not()
+    {
+        var should = All.Where(c => c.SupportsShouldProcess).Select(c => c.Name).Order().ToArray();
+        Assert.Equal(new[] { "Export-Vae", "Invoke-VaeTraining", "New-VaeSample" }, should);
+    }
+
+    [Fact]
+    public void No_parameter_is_named_after_a_PowerShell_operator()
+    {
+        string[] operators =
+        {
+            "eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch", "replace", "contains", "notcontains", "in",
+            "notin", "is", "isnot", "as", "split", "join", "and", "or", "xor", "not", "band", "bor", "bxor", "bnot", "shl", "shr", "f",
+        };
+        foreach (var c in All)
+            foreach (var p in c.Parameters)
+                foreach (var prefix in new[] { "", "c", "i" })
+                    Assert.DoesNotContain(p.Name.ToLowerInvariant(), operators.Select(o => prefix + o));
+    }
+
+    [Fact]
+    public void Every_error_kind_is_a_PowerShell_ErrorCategory_name()
+    {
+        var sma = typeof(PowerShell.Commands.VaeCmdlet).BaseType!.Assembly;
+        var categories = sma.GetType(Sma + "ErrorCategory", throwOnError: true)!.GetEnumNames();
+        foreach (var name in Enum.GetNames<ErrorKind>()) Assert.Contains(name, categories);
+    }
+
+    [Fact]
+    public void The_manifest_exports_exactly_the_cmdlet_classes()
+    {
+        string psd1 = File.ReadAllText(Path.Combine(RepositoryRoot, "VaeTools.psd1"));
+        var m = Regex.Match(psd1, @"CmdletsToExport\s*=\s*@\(([^)]*)\)", RegexOptions.Singleline);
+        Assert.True(m.Success, "VaeTools.psd1 has no CmdletsToExport = @(...) list.");
+        var exported = Regex.Matches(m.Groups[1].Value, "'([^']+)'").Select(x => x.Groups[1].Value).Order().ToArray();
+        Assert.Equal(All.Select(c => c.Name).Order().ToArray(), exported);
+        Assert.DoesNotContain("*", m.Groups[1].Value);
+    }
+
+    [Fact]
+    public void The_manifest_names_the_module_files_that_exist_after_a_build()
+    {
+        string psd1 = File.ReadAllText(Path.Combine(RepositoryRoot, "VaeTools.psd1"));
+        Assert.Matches(@"RootModule\s*=\s*'VaeTools\.PowerShell\.dll'", psd1);
+        Assert.Matches(@"FormatsToProcess\s*=\s*@\('VaeTools\.Format\.ps1xml'\)", psd1);
+        Assert.Matches(@"CompatiblePSEditions\s*=\s*@\('Core'\)", psd1);
+        Assert.Matches(@"PowerShellVersion\s*=\s*'7\.4'", psd1);
+        Assert.True(File.Exists(Path.Combine(RepositoryRoot, "module", "VaeTools.Format.ps1xml")));
+        // The manifest version is the assembly version (Directory.Build.props), so build.ps1 and the dll agree.
+        var version = Regex.Match(psd1, @"ModuleVersion\s*=\s*'([^']+)'").Groups[1].Value;
+        Assert.Equal(Assembly.GetName().Version!.ToString(3), version);
+    }
+}

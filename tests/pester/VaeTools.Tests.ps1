@@ -1,0 +1,174 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
+# Pester 5 tests of the built module: the quick-start pipelines, errors, help and formatting.
+# Run with ./build.ps1 -Task Test (which builds the module first), or:
+#   ./build.ps1 -Task Build; Invoke-Pester ./tests/pester
+# The MNIST files must be on this machine already (they are never downloaded here): -Path, $env:VAETOOLS_DATA
+# or the per-user cache; without them the tests that need data are skipped, saying so.
+
+BeforeDiscovery {
+    $script:haveData = $false
+    $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
+    $manifest = $env:VAETOOLS_MODULE
+    if (-not $manifest) {
+        $version = (Import-PowerShellDataFile (Join-Path $root 'VaeTools.psd1')).ModuleVersion
+        $manifest = Join-Path $root "out/VaeTools/$version/VaeTools.psd1"
+    }
+    Import-Module $manifest -Force
+    $probe = Get-MnistData -Subset Test -Count 1 -NoDownload -ErrorAction SilentlyContinue
+    $script:haveData = $null -ne $probe
+    if (-not $script:haveData) {
+        Write-Warning 'MNIST is not on this machine (-NoDownload found nothing): the pipeline tests are SKIPPED.'
+    }
+}
+
+BeforeAll {
+    $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
+    $manifest = $env:VAETOOLS_MODULE
+    if (-not $manifest) {
+        $version = (Import-PowerShellDataFile (Join-Path $root 'VaeTools.psd1')).ModuleVersion
+        $manifest = Join-Path $root "out/VaeTools/$version/VaeTools.psd1"
+    }
+    if (-not (Test-Path $manifest)) { throw "The module is not built: '$manifest' is missing. Run ./build.ps1 -Task Build first." }
+    Import-Module $manifest -Force
+    $work = Join-Path ([System.IO.Path]::GetTempPath()) ("vaetools-pester-" + [guid]::NewGuid())
+    $null = New-Item -ItemType Directory -Path $work
+    Push-Location $work
+}
+
+AfterAll {
+    Pop-Location
+    Remove-Item $work -Recurse -Force -ErrorAction SilentlyContinue
+}
+
+Describe 'The module' {
+    It 'exports the eight cmdlets of the manifest' {
+        $names = (Get-Command -Module VaeTools).Name | Sort-Object
+        $names | Should -Be @('Export-Vae', 'Get-MnistData', 'Get-VaeEncoding', 'Import-Vae', 'Invoke-VaeTraining',
+            'Measure-ReconstructionError', 'New-Vae', 'New-VaeSample')
+    }
+
+    It 'has offline help with at least two examples for <_>' -ForEach @('Get-MnistData', 'New-Vae', 'Invoke-VaeTraining',
+        'Get-VaeEncoding', 'New-VaeSample', 'Measure-ReconstructionError', 'Export-Vae', 'Import-Vae') {
+        $help = Get-Help $_ -Full
+        $help.Synopsis | Should -Not -BeNullOrEmpty
+        @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2
+    }
+
+    It 'has the about topic' {
+        Get-Help about_VaeTools | Out-String | Should -Match 'Invoke-VaeTraining'
+    }
+
+    It 'formats a model as a table with its architecture' {
+        New-Vae -LatentDim 2 -HiddenDim 8 -Seed 1 | Format-Table | Out-String | Should -Match 'Architecture'
+    }
+
+    It 'creates a model sized to the data piped in' {
+        $model = [VaeTools.Data.TensorDataset]::new([VaeTools.Engine.Tensor]::new(4, 16)) | New-Vae -HiddenDim 8 -LatentDim 2
+        $model.Config.InputDim | Should -Be 16
+    }
+
+    It 'rejects values outside a ValidateSet or ValidateRange' {
+        { New-Vae -Activation Gelu } | Should -Throw -ErrorId 'ParameterArgumentValidationError,VaeTools.PowerShell.Commands.NewVaeCommand'
+        { New-Vae -LatentDim 0 } | Should -Throw -ErrorId 'ParameterArgumentValidationError,VaeTools.PowerShell.Commands.NewVaeCommand'
+    }
+}
+
+Describe 'Model files' {
+    It 'round-trips a model through Export-Vae and Import-Vae' {
+        $vae = New-Vae -LatentDim 3 -HiddenDim 8 -Seed 5
+        $vae | Export-Vae -Path model.safetensors
+        $back = Import-Vae model.safetensors
+        $back.Config.ToString() | Should -Be $vae.Config.ToString()
+        $back.ParameterCount | Should -Be $vae.ParameterCount
+    }
+
+    It 'writes nothing with -WhatIf' {
+        New-Vae -HiddenDim 8 | Export-Vae -Path whatif.safetensors -WhatIf
+        Test-Path whatif.safetensors | Should -BeFalse
+    }
+
+    It 'reports a truncated file as InvalidData naming the file' {
+        New-Vae -HiddenDim 8 | Export-Vae -Path whole.safetensors
+        $bytes = [System.IO.File]::ReadAllBytes((Join-Path $PWD 'whole.safetensors'))
+        [System.IO.File]::WriteAllBytes((Join-Path $PWD 'half.safetensors'), $bytes[0..($bytes.Length / 2)])
+        $result = Import-Vae half.safetensors -ErrorVariable problems -ErrorAction SilentlyContinue
+        $result | Should -BeNullOrEmpty
+        $problems[0].FullyQualifiedErrorId | Should -Be 'ModelFileInvalid,VaeTools.PowerShell.Commands.ImportVaeCommand'
+        $problems[0].CategoryInfo.Category | Should -Be 'InvalidData'
+        $problems[0].TargetObject | Should -BeLike '*half.safetensors'
+    }
+
+    It 'reports a missing file as ObjectNotFound' {
+        Import-Vae absent.safetensors -ErrorVariable problems -ErrorAction SilentlyContinue
+        $problems[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+    }
+}
+
+Describe 'The quick-start pipelines' -Skip:(-not $haveData) {
+    BeforeAll {
+        # The quick start's pipelines on part of MNIST and a smaller model, so the suite stays quick.
+        $train = Get-MnistData -Subset Train -Count 2000 -NoDownload
+        $test = Get-MnistData -Subset Test -Count 500 -NoDownload
+        $vae = New-Vae -LatentDim 2 -HiddenDim 64 -Seed 3 | Invoke-VaeTraining -Data $train -ValidationData $test -Epochs 2 -BatchSize 100
+    }
+
+    It 'loads one data set object per subset' {
+        $train | Should -BeOfType ([VaeTools.Data.MnistDataset])
+        $train.Count | Should -Be 2000
+        $test.Count | Should -Be 500
+    }
+
+    It 'trains and keeps a history ready for Export-Csv' {
+        $vae.History.Count | Should -Be 2
+        $vae.History | Export-Csv history.csv
+        $rows = Import-Csv history.csv
+        $rows.Count | Should -Be 2
+        [double]$rows[1].TestLoss | Should -BeGreaterThan 0
+    }
+
+    It 'measures the reconstruction error' {
+        $m = $vae | Measure-ReconstructionError -Data $test
+        $m.Count | Should -Be 500
+        $m.MeanSquaredError | Should -BeGreaterThan 0
+        @($vae | Measure-ReconstructionError -Data $test -ByClass).Count | Should -Be 10
+    }
+
+    It 'encodes the test set into a CSV of codes' {
+        $test | Get-VaeEncoding -Model $vae | Export-Csv codes.csv
+        $rows = Import-Csv codes.csv
+        $rows.Count | Should -Be 500
+        $rows[0].PSObject.Properties.Name | Should -Contain 'Z2'
+    }
+
+    It 'encodes streamed image objects' {
+        $codes = Get-MnistData -Subset Test -Count 20 -AsImage -NoDownload | Where-Object Label -EQ 1 | Get-VaeEncoding -Model $vae
+        $codes | ForEach-Object { $_.Label | Should -Be 1 }
+    }
+
+    It 'writes a PNG grid of samples' {
+        $vae | New-VaeSample -Count 100 -OutFile samples.png
+        $bytes = [System.IO.File]::ReadAllBytes((Join-Path $PWD 'samples.png'))
+        $bytes[1..3] | Should -Be @(0x50, 0x4E, 0x47) # "PNG"
+        $vae | New-VaeSample -Count 4 -OutFile none.png -WhatIf
+        Test-Path none.png | Should -BeFalse
+    }
+
+    It 'exports, imports and trains further' {
+        $vae | Export-Vae -Path mnist.safetensors
+        $more = Import-Vae mnist.safetensors | Invoke-VaeTraining -Data $train -Epochs 1 -BatchSize 100
+        $more.History.Count | Should -Be 3
+    }
+
+    It 'trains a class subset piped in with a seeded model' {
+        $model = Get-MnistData -Classes 0, 1, 4, 9 -Count 500 -NoDownload | Invoke-VaeTraining -Model (New-Vae -Seed 7 -HiddenDim 32) -Epochs 2 -BatchSize 100
+        $model.History.Count | Should -Be 2
+        $model.Config.Seed | Should -Be 7
+    }
+
+    It 'reports data of another width as InvalidArgument' {
+        $odd = [VaeTools.Data.TensorDataset]::new([VaeTools.Engine.Tensor]::new(4, 16))
+        $vae | Invoke-VaeTraining -Data $odd -Epochs 1 -ErrorVariable problems -ErrorAction SilentlyContinue
+        $problems[0].FullyQualifiedErrorId | Should -BeLike 'WidthMismatch,*'
+        $problems[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+    }
+}
