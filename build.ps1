@@ -5,7 +5,7 @@
 .DESCRIPTION
     Build    Publishes the cmdlet project and assembles an importable module folder:
              out/VaeTools/<version>/ with VaeTools.psd1, the dlls, the format file and the help.
-    Test     Runs the xunit suite, then (when Pester 5 is installed) the Pester tests in tests/pester
+    Test     Runs the xunit suite (unless -SkipUnitTests), then (when Pester 5 is installed) the Pester tests in tests/pester
              against the built module. Says so clearly when Pester is missing.
     Package  Build, then zips the module folder to out/VaeTools-<version>.zip.
     Demo     Build, then runs the quick-start pipeline and writes its CSV files, pictures and model to out/demo/.
@@ -20,7 +20,10 @@ param(
     [string[]] $Task = @('Build'),
 
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Release'
+    [string] $Configuration = 'Release',
+
+    # Test: run only the Pester tests (test.sh has already run the xunit suite).
+    [switch] $SkipUnitTests
 )
 
 $ErrorActionPreference = 'Stop'
@@ -61,7 +64,9 @@ function Invoke-BuildTask {
 }
 
 function Invoke-TestTask {
-    Invoke-Native dotnet @('test', (Join-Path $Root 'tests/VaeTools.Tests/VaeTools.Tests.csproj'), '--configuration', $Configuration, '--nologo')
+    if (-not $SkipUnitTests) {
+        Invoke-Native dotnet @('test', (Join-Path $Root 'tests/VaeTools.Tests/VaeTools.Tests.csproj'), '--configuration', $Configuration, '--nologo')
+    }
 
     $pester = Get-Module -ListAvailable -Name Pester | Where-Object { $_.Version.Major -ge 5 } | Sort-Object Version -Descending | Select-Object -First 1
     if (-not $pester) {
