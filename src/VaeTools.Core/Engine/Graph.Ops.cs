@@ -42,7 +42,7 @@ public sealed partial class Graph
     public Node Divide(Node a, Node b) => AddOp(new BinaryNode(this, BinaryKind.Divide, a, b));
 
     public Node Sum(Node x, Axis axis = Axis.All) => AddOp(new SumNode(this, x, axis, mean: false));
-    public Node Mean(Node x, Axis axis = Axis.All) => AddOp(new SumNode(this, x, axis, mean: true));
+    public SumNode Mean(Node x, Axis axis = Axis.All) => AddOp(new SumNode(this, x, axis, mean: true));
     public Node LogSumExp(Node x, Axis axis) => AddOp(new LogSumExpNode(this, x, axis));
 
     public Node ColumnSlice(Node x, int start, int count) => AddOp(new ColumnSliceNode(this, x, start, count));

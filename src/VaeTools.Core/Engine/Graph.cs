@@ -239,8 +239,15 @@ public sealed partial class Graph
 
     private readonly Dictionary<Parameter, ParameterNode> _parameterNodes = new();
 
+    /// <summary>
+    /// Stand-ins for parameters: when set, Param(p) uses Substitutes[p] instead of p. A data-parallel
+    /// replica maps each model parameter to one that shares its value but has its own gradient.
+    /// </summary>
+    public IReadOnlyDictionary<Parameter, Parameter>? Substitutes { get; set; }
+
     public ParameterNode Param(Parameter parameter)
     {
+        if (Substitutes is not null && Substitutes.TryGetValue(parameter, out var stand)) parameter = stand;
         if (_parameterNodes.TryGetValue(parameter, out var node)) return node;
         node = Add(new ParameterNode(this, parameter));
         _parameterNodes.Add(parameter, node);

@@ -18,10 +18,23 @@ public readonly record struct DecoderHead(Node Mean, Node? LogVariance);
 /// <summary>The nodes of a built loss graph. All per-row values are per sample row (K rows per image).</summary>
 public sealed class LossGraph
 {
-    internal LossGraph(Graph graph, InputNode data, Node loss, Node logLikelihood, Node? kl, UnaryNode? betaScale, int samples, Node? logWeights = null)
+    internal LossGraph(Graph graph, InputNode data, SumNode mean, Node loss, Node logLikelihood, Node? kl, UnaryNode? betaScale, int samples, int meanRowsPerImage, Node? logWeights = null)
     {
-        Graph = graph; Data = data; Loss = loss; LogLikelihood = logLikelihood; Kl = kl; BetaScale = betaScale; Samples = samples; LogWeights = logWeights;
+        Graph = graph; Data = data; MeanNode = mean; Loss = loss; LogLikelihood = logLikelihood; Kl = kl; BetaScale = betaScale; Samples = samples;
+        MeanRowsPerImage = meanRowsPerImage; LogWeights = logWeights;
     }
+
+    /// <summary>The mean over the batch that the loss ends in.</summary>
+    public SumNode MeanNode { get; }
+
+    /// <summary>Rows the final mean averages per image (K for the K-sample ELBO, else 1).</summary>
+    public int MeanRowsPerImage { get; }
+
+    /// <summary>
+    /// Makes the loss this part's share of a batch of <paramref name="batchImages"/> images split over several
+    /// graphs, so the parts' losses and gradients add up to the batch mean; 0 restores the plain mean.
+    /// </summary>
+    public void SetBatchImages(int batchImages) => MeanNode.Divisor = batchImages <= 0 ? 0 : batchImages * (float)MeanRowsPerImage;
 
     /// <summary>
     /// IWAE only: log w = log p(x|z) + log p(z) - log q(z|x) per sample row, [K*B x 1] (row k*B + b is sample k of image b).
@@ -120,12 +133,14 @@ public sealed partial class VaeModel
     /// IWAE: -mean over images of log 1/K sum_k exp(log p(x|z_k) + log p(z_k) - log q(z_k|x)).
     /// Decoder-only models: -mean log 1/K sum_k p(x | z_k), z_k ~ p(z) shared by the batch.
     /// </summary>
-    public LossGraph BuildLossGraph(Objective objective = Objective.Elbo, int samples = 1, WorkerPool? pool = null, RandomSource? random = null)
+    /// <param name="substitutes">Stand-ins for this model's parameters (see <see cref="Graph.Substitutes"/>), for data-parallel replicas.</param>
+    public LossGraph BuildLossGraph(Objective objective = Objective.Elbo, int samples = 1, WorkerPool? pool = null, RandomSource? random = null,
+        IReadOnlyDictionary<Parameter, Parameter>? substitutes = null)
     {
         if (samples <= 0) throw new ArgumentOutOfRangeException(nameof(samples), samples, "The number of samples must be positive.");
-        var g = new Graph(pool, random);
+        var g = new Graph(pool, random) { Substitutes = substitutes };
         var x = g.Input("x", Config.InputDim);
-        if (Config.DecoderOnly) return BuildDecoderOnlyLoss(g, x);
+        if (Config.DecoderOnly) return BuildDecoderOnlyLoss(g, x, Config.PriorSamples);
 
         var (mu, logVar) = BuildEncoder(g, x);
         Node xs = x, mus = mu, lvs = logVar;
@@ -146,12 +161,14 @@ public sealed partial class VaeModel
         if (objective == Objective.Elbo)
         {
             var betaKl = g.Scale(kl, Config.Beta);
-            return new LossGraph(g, x, g.Mean(g.Subtract(betaKl, logLik)), logLik, kl, betaKl, samples);
+            var mean = g.Mean(g.Subtract(betaKl, logLik));
+            return new LossGraph(g, x, mean, mean, logLik, kl, betaKl, samples, samples);
         }
         // log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x); bound = logsumexp_k log w_k - log K
         var logW = g.Subtract(g.Add(logLik, BuildLogPrior(g, z)), logQ!);
         var bound = g.AddScalar(g.LogSumExp(g.Reshape(logW, samples, -1), Axis.Rows), -(float)Math.Log(samples)); // [1 x B]
-        return new LossGraph(g, x, g.Negate(g.Mean(bound)), logLik, kl, null, samples, logW);
+        var boundMean = g.Mean(bound);
+        return new LossGraph(g, x, boundMean, g.Negate(boundMean), logLik, kl, null, samples, 1, logW);
     }
 
     /// <summary>
@@ -193,6 +210,7 @@ public sealed partial class VaeModel
             pairwise = g.AddScalar(g.Scale(g.Add(quad, perK), -0.5f), (float)(-0.5 * d * GaussianLogDensityNode.Log2Pi));
         }
         var logPx = g.AddScalar(g.LogSumExp(pairwise, Axis.Columns), -(float)Math.Log(k)); // [B x 1]
-        return new LossGraph(g, x, g.Negate(g.Mean(logPx)), logPx, null, null, 1, pairwise);
+        var meanLogPx = g.Mean(logPx);
+        return new LossGraph(g, x, meanLogPx, g.Negate(meanLogPx), logPx, null, null, 1, 1, pairwise);
     }
 }

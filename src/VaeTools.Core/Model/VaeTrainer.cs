@@ -10,11 +10,22 @@ namespace VaeTools.Model;
 /// the first step. A cancelled or diverged run leaves the model as it was after the last completed
 /// epoch (parameters and optimiser state are snapshotted at every epoch's end).
 /// </summary>
-public sealed class VaeTrainer : IDisposable
+/// <remarks>
+/// With T threads each batch is split into T contiguous parts, one per <see cref="Replica"/>: a loss graph of
+/// its own that shares the model's weights but has its own gradients and random streams. The parts run
+/// forward and backward at once, one per thread, with no synchronisation inside; their gradients are then
+/// added in a fixed order and the optimiser steps once. So the same seed and thread count give a
+/// bitwise-identical model (a different thread count sums in a different order, and differs in rounding).
+/// </remarks>
+public sealed class VaeTrainer : IDisposable, IParallelTask
 {
     private readonly WorkerPool _pool;
-    private readonly LossGraph _graph;
-    private readonly RandomSource _shuffleRandom, _dataRandom, _noiseRandom, _evalRandom;
+    private readonly Replica[] _replicas;
+    private readonly RandomSource _shuffleRandom, _evalRandom;
+    private readonly GradientSum _gradientSum;
+    private IDataset? _stepData;
+    private int[]? _stepRows;
+    private int _stepStart, _stepCount;
     private readonly Tensor[] _snapshot;
     private readonly Tensor[] _optimizerSnapshot;
     private long _optimizerSnapshotSteps;
@@ -32,11 +43,15 @@ public sealed class VaeTrainer : IDisposable
         Options = options;
         var root = new RandomSource(options.Seed ?? model.Config.Seed);
         _shuffleRandom = root.Split();
-        _dataRandom = root.Split();
-        _noiseRandom = root.Split();
         _evalRandom = root.Split();
         _pool = new WorkerPool(options.Threads);
-        _graph = model.BuildLossGraph(options.Objective, options.Samples, _pool, _noiseRandom);
+        // A decoder-only model shares its K prior samples across the whole batch, so it is not split:
+        // one replica whose matrix products use the threads instead.
+        _replicas = new Replica[model.Config.DecoderOnly ? 1 : options.Threads];
+        for (int t = 0; t < _replicas.Length; t++)
+            _replicas[t] = new Replica(model, options, root.Split(), root.Split(), sharesModelGradients: t == 0,
+                _replicas.Length == 1 ? _pool : WorkerPool.Single);
+        _gradientSum = new GradientSum(model.Parameters, _replicas);
         Optimizer = Engine.Optimizer.Create(options.Optimizer, model.Parameters, options.LearningRate);
         Optimizer.Pool = _pool;
         if (resume is not null) Resume(resume);
@@ -47,6 +62,51 @@ public sealed class VaeTrainer : IDisposable
     public VaeModel Model { get; }
     public TrainingOptions Options { get; }
     public Optimizer Optimizer { get; }
+
+    /// <summary>
+    /// One thread's share of a step: a loss graph over the model's weights. Replica 0 accumulates into the
+    /// model's own gradients; the others into parameters that share the weights' values but not their gradients.
+    /// </summary>
+    private sealed class Replica
+    {
+        public Replica(VaeModel model, TrainingOptions options, RandomSource noise, RandomSource data, bool sharesModelGradients, WorkerPool pool)
+        {
+            Noise = noise;
+            Data = data;
+            Parameters = sharesModelGradients
+                ? model.Parameters.ToArray()
+                : model.Parameters.Select(p => new Parameter(p.Name, p.Value, p.InputMajor)).ToArray();
+            var map = model.Parameters.Zip(Parameters).ToDictionary(pair => pair.First, pair => pair.Second);
+            Graph = model.BuildLossGraph(options.Objective, options.Samples, pool, noise, map);
+        }
+
+        public LossGraph Graph { get; }
+        public Parameter[] Parameters { get; }
+        public RandomSource Noise { get; }
+        public RandomSource Data { get; }
+        /// <summary>Rows of the current step (0 when the batch had fewer rows than threads).</summary>
+        public int Rows { get; set; }
+        public double Loss { get; set; }
+    }
+
+    /// <summary>Adds replicas 1..T-1's gradients into the model's (replica 0's), in that order, split over the pool.</summary>
+    private sealed class GradientSum(IReadOnlyList<Parameter> target, Replica[] replicas) : IParallelTask
+    {
+        public void Execute(int part, int parts)
+        {
+            for (int i = 0; i < target.Count; i++)
+            {
+                int n = target[i].Grad.Length;
+                int start = part == 0 ? 0 : (int)((long)n * part / parts) & ~15;
+                int end = part == parts - 1 ? n : (int)((long)n * (part + 1) / parts) & ~15;
+                if (end <= start) continue;
+                var sum = target[i].Grad.Span.Slice(start, end - start);
+                for (int r = 1; r < replicas.Length; r++)
+                    if (replicas[r].Rows > 0)
+                        System.Numerics.Tensors.TensorPrimitives.Add(sum, replicas[r].Parameters[i].Grad.Span.Slice(start, end - start), sum);
+            }
+        }
+    }
 
     /// <summary>Trains for Options.Epochs epochs; see the class summary for cancellation and divergence.</summary>
     public TrainingResult Train(IDataset train, IDataset? validation = null, Action<TrainingProgress>? progress = null, CancellationToken cancellation = default)
@@ -76,7 +136,7 @@ public sealed class VaeTrainer : IDisposable
             {
                 int start = b * batchSize, count = Math.Min(batchSize, n - start);
                 SetBeta(batches);
-                var (loss, rec, kl) = Step(train, order.AsSpan(start, count));
+                var (loss, rec, kl) = Step(train, order, start, count);
                 if (!double.IsFinite(loss)) Diverged(train, order.AsSpan(start, count), epoch, b + 1, batches, loss);
                 lossSum += loss * count; recSum += rec; klSum += kl;
                 _stepsDone++;
@@ -114,7 +174,8 @@ public sealed class VaeTrainer : IDisposable
         return new TrainingResult(Model, records, Cancelled: false);
     }
 
-    private RandomSource[] Streams => new[] { _shuffleRandom, _dataRandom, _noiseRandom, _evalRandom };
+    private RandomSource[] Streams =>
+        new[] { _shuffleRandom, _evalRandom }.Concat(_replicas.SelectMany(r => new[] { r.Noise, r.Data })).ToArray();
 
     /// <summary>The optimiser and random state now, for a checkpoint file.</summary>
     public TrainingCheckpoint CreateCheckpoint() => new(
@@ -150,28 +211,55 @@ public sealed class VaeTrainer : IDisposable
         if (Options.KlWarmupEpochs > 0)
             beta *= Math.Min(1.0, _stepsDone / ((double)Options.KlWarmupEpochs * batchesPerEpoch));
         CurrentBeta = beta;
-        if (_graph.BetaScale is not null) _graph.BetaScale.Parameter = (float)beta;
+        foreach (var r in _replicas)
+            if (r.Graph.BetaScale is not null) r.Graph.BetaScale.Parameter = (float)beta;
     }
 
     /// <summary>One optimiser step on the given rows; returns (mean loss, summed log p(x|z) per image, summed KL per image).</summary>
-    private (double Loss, double LogLikSum, double KlSum) Step(IDataset data, ReadOnlySpan<int> rows)
+    private (double Loss, double LogLikSum, double KlSum) Step(IDataset data, int[] order, int start, int count)
     {
-        data.CopyRows(rows, _graph.Data.SetRows(rows.Length).Span, _dataRandom);
-        _graph.Graph.Forward(_graph.Loss);
-        double loss = _graph.Loss.Value[0, 0];
+        _stepData = data;
+        _stepRows = order;
+        _stepStart = start;
+        _stepCount = count;
+        if (_replicas.Length == 1) ((IParallelTask)this).Execute(0, 1);
+        else _pool.Run(this); // forward and backward of every replica's share, one per thread
+        double loss = 0, rec = 0, kl = 0;
+        foreach (var r in _replicas)
+        {
+            if (r.Rows == 0) continue;
+            loss += r.Loss;
+            rec += SumPerImage(r.Graph, r.Graph.LogLikelihood);
+            if (r.Graph.Kl is not null) kl += SumPerImage(r.Graph, r.Graph.Kl);
+        }
         if (!double.IsFinite(loss)) return (loss, 0, 0);
-        _graph.Graph.Backward(_graph.Loss);
+        if (_replicas.Length > 1) _pool.Run(_gradientSum);
         Optimizer.Step();
-        return (loss, SumPerImage(_graph.LogLikelihood), _graph.Kl is null ? 0 : SumPerImage(_graph.Kl));
+        return (loss, rec, kl);
+    }
+
+    /// <summary>Replica <paramref name="part"/>'s share of the current step: rows [start + part*count/parts, ...).</summary>
+    void IParallelTask.Execute(int part, int parts)
+    {
+        var r = _replicas[part];
+        int from = _stepCount * part / parts, to = _stepCount * (part + 1) / parts;
+        r.Rows = to - from;
+        if (r.Rows == 0) return;
+        var g = r.Graph;
+        g.SetBatchImages(_stepCount);
+        _stepData!.CopyRows(_stepRows.AsSpan(_stepStart + from, r.Rows), g.Data.SetRows(r.Rows).Span, r.Data);
+        g.Graph.Forward(g.Loss);
+        r.Loss = g.Loss.Value[0, 0];
+        if (double.IsFinite(r.Loss)) g.Graph.Backward(g.Loss);
     }
 
     /// <summary>Sum over images of a per-sample-row value, averaging each image's K samples.</summary>
-    private double SumPerImage(Node perRow)
+    private static double SumPerImage(LossGraph graph, Node perRow)
     {
         var v = perRow.Value.Span;
         double s = 0;
         for (int i = 0; i < v.Length; i++) s += v[i];
-        return s * ((double)_graph.Data.Rows / v.Length);
+        return s * ((double)graph.Data.Rows / v.Length);
     }
 
     public readonly record struct Evaluation(double Loss, double Reconstruction, double Kl, int Count);
@@ -181,8 +269,11 @@ public sealed class VaeTrainer : IDisposable
     {
         Model.CheckInputWidth(data.Features, $"The data ({data.Description})");
         if (batchSize <= 0) batchSize = Options.BatchSize;
-        var saved = _graph.Graph.Random;
-        _graph.Graph.Random = _evalRandom;
+        var graph = _replicas[0].Graph;
+        graph.SetBatchImages(0);
+        var saved = graph.Graph.Random;
+        graph.Graph.Random = _evalRandom;
+        graph.Graph.Pool = _pool; // one graph, its products split over the threads
         try
         {
             int n = data.Count;
@@ -192,17 +283,18 @@ public sealed class VaeTrainer : IDisposable
             {
                 int count = Math.Min(batchSize, n - start);
                 for (int i = 0; i < count; i++) rows[i] = start + i;
-                data.CopyRows(rows[..count], _graph.Data.SetRows(count).Span, _evalRandom);
-                _graph.Graph.Forward(_graph.Loss);
-                loss += _graph.Loss.Value[0, 0] * (double)count;
-                rec += SumPerImage(_graph.LogLikelihood);
-                if (_graph.Kl is not null) kl += SumPerImage(_graph.Kl);
+                data.CopyRows(rows[..count], graph.Data.SetRows(count).Span, _evalRandom);
+                graph.Graph.Forward(graph.Loss);
+                loss += graph.Loss.Value[0, 0] * (double)count;
+                rec += SumPerImage(graph, graph.LogLikelihood);
+                if (graph.Kl is not null) kl += SumPerImage(graph, graph.Kl);
             }
             return new Evaluation(loss / n, -rec / n, kl / n, n);
         }
         finally
         {
-            _graph.Graph.Random = saved;
+            graph.Graph.Random = saved;
+            graph.Graph.Pool = _replicas.Length == 1 ? _pool : WorkerPool.Single;
         }
     }
 
@@ -226,13 +318,18 @@ public sealed class VaeTrainer : IDisposable
     {
         Restore();
         // Tell bad data apart from a diverging optimiser.
-        var x = _graph.Data.Value;
-        for (int r = 0; r < x.Rows; r++)
-        for (int c = 0; c < x.Cols; c++)
-            if (!float.IsFinite(x[r, c]))
-                throw new TrainingDivergedException(
-                    $"The training data ({data.Description}) contains {x[r, c]} at image {rows[r]}, pixel {c} (epoch {epoch}, batch {batch} of {batches}). " +
-                    "The model was left as it was after the last completed epoch.", epoch, batch);
+        int offset = 0;
+        foreach (var replica in _replicas)
+        {
+            var x = replica.Graph.Data.Value;
+            for (int r = 0; r < replica.Rows; r++)
+            for (int c = 0; c < x.Cols; c++)
+                if (!float.IsFinite(x[r, c]))
+                    throw new TrainingDivergedException(
+                        $"The training data ({data.Description}) contains {x[r, c]} at image {rows[offset + r]}, pixel {c} (epoch {epoch}, batch {batch} of {batches}). " +
+                        "The model was left as it was after the last completed epoch.", epoch, batch);
+            offset += replica.Rows;
+        }
         throw new TrainingDivergedException(
             $"The loss became {loss} in epoch {epoch}, batch {batch} of {batches}. The model was left as it was after the last completed epoch. " +
             "Try a smaller learning rate (e.g. 1e-4) or a different seed.", epoch, batch);

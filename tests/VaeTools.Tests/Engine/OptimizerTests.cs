@@ -145,6 +145,29 @@ public class OptimizerTests
         Assert.NotEqual(untouched, single);
     }
 
+    [Theory]
+    [InlineData(OptimizerKind.Adam)]
+    [InlineData(OptimizerKind.Sgd)]
+    public void StateOfAWeightWhoseGradientStopped_GoesToZeroWithoutPassingThroughSubnormals(OptimizerKind kind)
+    {
+        // One gradient, then zeros for long enough that 0.9^t would reach the subnormal range (~850 steps).
+        var p = new Parameter("p", new Tensor(1, 40));
+        var opt = kind == OptimizerKind.Sgd ? new SgdOptimizer(new[] { p }, 0.01f, momentum: 0.9f) : Optimizer.Create(kind, new[] { p }, 0.001f);
+        p.Grad.Fill(1e-3f);
+        opt.Step();
+        p.Grad.Clear();
+        bool sawSubnormal = false;
+        for (int t = 0; t < 1500; t++)
+        {
+            opt.Step();
+            foreach (var (_, state) in opt.StateTensors())
+                foreach (var v in state.Span) sawSubnormal |= float.IsSubnormal(v);
+        }
+        Assert.False(sawSubnormal);
+        var first = opt.StateTensors().First().Value.Span;
+        Assert.Equal(0f, first[0]); // the decayed first moment (momentum buffer) is exactly 0 by now
+    }
+
     [Fact]
     public void BadSettings_AreRejectedByName()
     {

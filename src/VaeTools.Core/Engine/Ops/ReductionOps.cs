@@ -35,7 +35,13 @@ public sealed class SumNode : Node
         _ => (1, 1),
     };
 
-    private float Count => _axis switch
+    /// <summary>
+    /// For a mean: divide by this instead of the number of elements when it is positive. Data-parallel
+    /// training sets it to the whole batch's count, so the parts' losses and gradients add up to the batch mean.
+    /// </summary>
+    public float Divisor { get; set; }
+
+    private float Count => _mean && Divisor > 0 ? Divisor : _axis switch
     {
         Axis.Rows => X.Rows,
         Axis.Columns => X.Cols,
