@@ -12,7 +12,7 @@ namespace VaeTools.Engine.Ops;
 /// </summary>
 public sealed class BernoulliLogLikelihoodNode : Node
 {
-    private readonly Tensor _log1p = new(0, 0), _sigmoid = new(0, 0);
+    private readonly Tensor _sigmoid = new(0, 0);
 
     internal BernoulliLogLikelihoodNode(Graph g, Node logits, Node target) : base(g, "BernoulliLogLikelihood", logits, target) { }
 
@@ -29,20 +29,12 @@ public sealed class BernoulliLogLikelihoodNode : Node
     protected internal override void Forward()
     {
         int d = Logits.Cols;
-        _log1p.Resize(Logits.Rows, d);
         _sigmoid.Resize(Logits.Rows, d);
         ReadOnlySpan<float> l = Logits.Value.Span, x = Target.Value.Span;
-        var e = _log1p.Span;
         var sig = _sigmoid.Span;
-        TensorPrimitives.Abs(l, e);
-        TensorPrimitives.Negate(e, e);
-        TensorPrimitives.Exp(e, e);                  // e = exp(-|l|), in (0, 1]
-        Kernels.SigmoidFromExp(l, e, sig);            // sig = (l >= 0 ? 1 : e) / (1 + e)
-        TensorPrimitives.Add(e, 1f, e);
-        TensorPrimitives.Log(e, e);                  // log(1 + exp(-|l|))
         var y = Value.Span;
         for (int r = 0; r < Rows; r++)
-            y[r] = Kernels.BernoulliRowSum(x.Slice(r * d, d), l.Slice(r * d, d), e.Slice(r * d, d));
+            y[r] = FastMath.BernoulliRow(x.Slice(r * d, d), l.Slice(r * d, d), sig.Slice(r * d, d));
     }
 
     protected internal override void Backward()

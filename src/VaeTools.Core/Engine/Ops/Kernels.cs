@@ -57,49 +57,6 @@ internal static class Kernels
         TensorPrimitives.Add(y, scratch, y);
     }
 
-    /// <summary>sig = (l &gt;= 0 ? 1 : e) / (1 + e) where e = exp(-|l|): the sigmoid without overflow.</summary>
-    public static void SigmoidFromExp(ReadOnlySpan<float> l, ReadOnlySpan<float> e, Span<float> sig)
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            ref float rl = ref MemoryMarshal.GetReference(l);
-            ref float re = ref MemoryMarshal.GetReference(e);
-            ref float rs = ref MemoryMarshal.GetReference(sig);
-            var one = Vector256<float>.One;
-            for (; i <= l.Length - 8; i += 8)
-            {
-                var vl = Vector256.LoadUnsafe(ref rl, (nuint)i);
-                var ve = Vector256.LoadUnsafe(ref re, (nuint)i);
-                var num = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(vl, Vector256<float>.Zero), one, ve);
-                (num / (one + ve)).StoreUnsafe(ref rs, (nuint)i);
-            }
-        }
-        for (; i < l.Length; i++) sig[i] = (l[i] >= 0f ? 1f : e[i]) / (1f + e[i]);
-    }
-
-    /// <summary>sum_d x_d l_d - max(l_d, 0) - log1pExp_d, accumulated in vector lanes then in a fixed order.</summary>
-    public static float BernoulliRowSum(ReadOnlySpan<float> x, ReadOnlySpan<float> l, ReadOnlySpan<float> log1pExp)
-    {
-        int i = 0;
-        float sum = 0f;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            ref float rx = ref MemoryMarshal.GetReference(x);
-            ref float rl = ref MemoryMarshal.GetReference(l);
-            ref float rp = ref MemoryMarshal.GetReference(log1pExp);
-            var acc = Vector256<float>.Zero;
-            for (; i <= x.Length - 8; i += 8)
-            {
-                var vl = Vector256.LoadUnsafe(ref rl, (nuint)i);
-                acc += Vector256.LoadUnsafe(ref rx, (nuint)i) * vl - Vector256.Max(vl, Vector256<float>.Zero) - Vector256.LoadUnsafe(ref rp, (nuint)i);
-            }
-            sum = Vector256.Sum(acc);
-        }
-        for (; i < x.Length; i++) sum += x[i] * l[i] - MathF.Max(l[i], 0f) - log1pExp[i];
-        return sum;
-    }
-
     /// <summary>acc += scale (x - s).</summary>
     public static void AddScaledDifference(ReadOnlySpan<float> x, ReadOnlySpan<float> s, float scale, Span<float> acc)
     {
