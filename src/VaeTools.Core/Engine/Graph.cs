@@ -72,7 +72,40 @@ public abstract class Node
     protected internal abstract void Forward();
 
     /// <summary>Adds d(loss)/d(input) into each trainable input's Grad, given this node's Grad.</summary>
+    /// <remarks>
+    /// Write input gradients through <see cref="GradOf"/> (to add into them) or pass <see cref="AccumulateInto"/>
+    /// as a product's accumulate flag (to let the first writer overwrite): Backward does not clear buffers up front.
+    /// </remarks>
     protected internal abstract void Backward();
+
+    /// <summary>
+    /// True while this node's Grad holds nothing yet in the current backward pass (read it as zero).
+    /// Backward marks every gradient pending instead of clearing it; the first op to write one either
+    /// overwrites it (a matrix product, <see cref="AccumulateInto"/>) or clears it first (<see cref="GradOf"/>).
+    /// </summary>
+    internal bool GradPending { get; set; }
+
+    /// <summary><paramref name="input"/>'s gradient, ready to be added into (cleared on first use in a pass).</summary>
+    private protected static Span<float> GradOf(Node input)
+    {
+        if (input.GradPending)
+        {
+            input.Grad!.Clear();
+            input.GradPending = false;
+        }
+        return input.Grad!.Span;
+    }
+
+    /// <summary>
+    /// The accumulate flag for a product that writes <paramref name="input"/>'s whole gradient: false (overwrite)
+    /// for the first writer of the pass, true after.
+    /// </summary>
+    private protected static bool AccumulateInto(Node input)
+    {
+        bool accumulate = !input.GradPending;
+        input.GradPending = false;
+        return accumulate;
+    }
 
     /// <summary>Sizes Value for the current inputs; allocates only when a buffer must grow.</summary>
     internal virtual void Prepare()
@@ -318,13 +351,20 @@ public sealed partial class Graph
         {
             if (!node.RequiresGrad) continue;
             node.PrepareGrad();
-            node.Grad!.Clear();
+            node.GradPending = true; // read as zero until an op writes it; nothing is cleared up front
         }
         loss.Grad!.Span[0] = 1f;
+        loss.GradPending = false;
         for (int i = plan.Length - 1; i >= 0; i--)
         {
             var node = plan[i];
-            if (node.RequiresGrad) node.Backward();
+            if (node.RequiresGrad && !node.GradPending) node.Backward(); // a pending gradient is zero: nothing flows back
+        }
+        foreach (var node in plan)
+        {
+            if (node is not ParameterNode || !node.GradPending) continue;
+            node.Grad!.Clear(); // a parameter the loss does not reach gets a zero gradient, not stale values
+            node.GradPending = false;
         }
     }
 }

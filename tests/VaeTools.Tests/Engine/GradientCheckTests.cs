@@ -79,6 +79,28 @@ public class GradientCheckTests
 
     private static readonly Spec Small = new(3, 4);
 
+    [Fact]
+    public void BackwardTwice_GivesTheSameGradients_NotTheirSum()
+    {
+        // Backward marks gradients pending instead of clearing them: the first writer of each pass overwrites.
+        var rng = new RandomSource(4);
+        var w = new Parameter("w", new Tensor(3, 5));
+        var b = new Parameter("b", new Tensor(1, 3));
+        rng.FillNormal(w.Value.Span);
+        var g = new Graph();
+        var x = g.Input("x", 5);
+        rng.FillNormal(x.SetRows(4).Span);
+        var loss = g.Sum(g.Tanh(g.Linear(x, g.Param(w), g.Param(b))));
+        g.Forward(loss);
+        g.Backward(loss);
+        var first = w.Grad.ToArray();
+        var firstBias = b.Grad.ToArray();
+        g.Backward(loss);
+        Assert.Equal(first, w.Grad.ToArray());
+        Assert.Equal(firstBias, b.Grad.ToArray());
+        Assert.Contains(first, v => v != 0f);
+    }
+
     [Theory]
     [InlineData(false, false)]
     [InlineData(true, false)]

@@ -41,13 +41,15 @@ public sealed class BernoulliLogLikelihoodNode : Node
     {
         int d = Logits.Cols;
         ReadOnlySpan<float> l = Logits.Value.Span, x = Target.Value.Span, dy = Grad!.Span, sig = _sigmoid.Span;
+        var dLogits = Logits.RequiresGrad ? GradOf(Logits) : default;
+        var dTarget = Target.RequiresGrad ? GradOf(Target) : default;
         for (int r = 0; r < Rows; r++)
         {
             if (Logits.RequiresGrad) // dl += dy (x - sigmoid(l))
-                Kernels.AddScaledDifference(x.Slice(r * d, d), sig.Slice(r * d, d), dy[r], Logits.Grad!.Span.Slice(r * d, d));
+                Kernels.AddScaledDifference(x.Slice(r * d, d), sig.Slice(r * d, d), dy[r], dLogits.Slice(r * d, d));
             if (Target.RequiresGrad)
             {
-                var dx = Target.Grad!.Span.Slice(r * d, d);
+                var dx = dTarget.Slice(r * d, d);
                 TensorPrimitives.MultiplyAdd(l.Slice(r * d, d), dy[r], dx, dx);
             }
         }
@@ -106,6 +108,9 @@ public sealed class GaussianLogDensityNode : Node
     {
         ReadOnlySpan<float> x = X.Value.Span, m = M.Value.Span, v = V.Value.Span, dy = Grad!.Span;
         int cols = X.Cols;
+        var dM = M.RequiresGrad ? GradOf(M) : default;
+        var dX = X.RequiresGrad ? GradOf(X) : default;
+        var dV = V.RequiresGrad ? GradOf(V) : default;
         for (int r = 0; r < Rows; r++)
         for (int c = 0; c < cols; c++)
         {
@@ -113,9 +118,9 @@ public sealed class GaussianLogDensityNode : Node
             float inv = MathF.Exp(-v[j]);
             float diff = x[i] - m[i];
             float dm = dy[r] * diff * inv;
-            if (M.RequiresGrad) M.Grad!.Span[i] += dm;
-            if (X.RequiresGrad) X.Grad!.Span[i] -= dm;
-            if (V.RequiresGrad) V.Grad!.Span[j] += dy[r] * 0.5f * (diff * diff * inv - 1f);
+            if (M.RequiresGrad) dM[i] += dm;
+            if (X.RequiresGrad) dX[i] -= dm;
+            if (V.RequiresGrad) dV[j] += dy[r] * 0.5f * (diff * diff * inv - 1f);
         }
     }
 }
@@ -159,12 +164,14 @@ public sealed class KlStandardNormalNode : Node
     {
         ReadOnlySpan<float> mu = Mu.Value.Span, v = V.Value.Span, dy = Grad!.Span;
         int p = Mu.Cols;
+        var dMu = Mu.RequiresGrad ? GradOf(Mu) : default;
+        var dV = V.RequiresGrad ? GradOf(V) : default;
         for (int r = 0; r < Rows; r++)
         for (int c = 0; c < p; c++)
         {
             int i = r * p + c;
-            if (Mu.RequiresGrad) Mu.Grad!.Span[i] += dy[r] * mu[i];
-            if (V.RequiresGrad) V.Grad!.Span[i] += dy[r] * 0.5f * (MathF.Exp(v[i]) - 1f);
+            if (Mu.RequiresGrad) dMu[i] += dy[r] * mu[i];
+            if (V.RequiresGrad) dV[i] += dy[r] * 0.5f * (MathF.Exp(v[i]) - 1f);
         }
     }
 }
@@ -208,6 +215,10 @@ public sealed class KlDiagonalGaussianNode : Node
     {
         ReadOnlySpan<float> m1 = Inputs[0].Value.Span, v1 = Inputs[1].Value.Span, m2 = Inputs[2].Value.Span, v2 = Inputs[3].Value.Span, dy = Grad!.Span;
         int p = Inputs[0].Cols;
+        var dM1 = Inputs[0].RequiresGrad ? GradOf(Inputs[0]) : default;
+        var dV1 = Inputs[1].RequiresGrad ? GradOf(Inputs[1]) : default;
+        var dM2 = Inputs[2].RequiresGrad ? GradOf(Inputs[2]) : default;
+        var dV2 = Inputs[3].RequiresGrad ? GradOf(Inputs[3]) : default;
         for (int r = 0; r < Rows; r++)
         for (int c = 0; c < p; c++)
         {
@@ -216,10 +227,10 @@ public sealed class KlDiagonalGaussianNode : Node
             float d = m1[i] - m2[i];
             float e1 = MathF.Exp(v1[i]);
             float g = dy[r];
-            if (Inputs[0].RequiresGrad) Inputs[0].Grad!.Span[i] += g * d * inv2;
-            if (Inputs[2].RequiresGrad) Inputs[2].Grad!.Span[i] -= g * d * inv2;
-            if (Inputs[1].RequiresGrad) Inputs[1].Grad!.Span[i] += g * 0.5f * (e1 * inv2 - 1f);
-            if (Inputs[3].RequiresGrad) Inputs[3].Grad!.Span[i] += g * 0.5f * (1f - (e1 + d * d) * inv2);
+            if (Inputs[0].RequiresGrad) dM1[i] += g * d * inv2;
+            if (Inputs[2].RequiresGrad) dM2[i] -= g * d * inv2;
+            if (Inputs[1].RequiresGrad) dV1[i] += g * 0.5f * (e1 * inv2 - 1f);
+            if (Inputs[3].RequiresGrad) dV2[i] += g * 0.5f * (1f - (e1 + d * d) * inv2);
         }
     }
 }

@@ -68,7 +68,7 @@ public sealed class UnaryNode : Node
     protected internal override void Backward()
     {
         ReadOnlySpan<float> x = X.Value.Span, y = Value.Span, dy = Grad!.Span;
-        var dx = X.Grad!.Span;
+        var dx = GradOf(X);
         float p = Parameter;
         switch (Function)
         {
@@ -176,7 +176,7 @@ public sealed class BinaryNode : Node
         int rows = Rows, cols = Cols;
         if (A.RequiresGrad)
         {
-            var da = A.Grad!.Span;
+            var da = GradOf(A);
             for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++)
             {
@@ -191,7 +191,7 @@ public sealed class BinaryNode : Node
         }
         if (B.RequiresGrad)
         {
-            var db = B.Grad!.Span;
+            var db = GradOf(B);
             for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++)
             {

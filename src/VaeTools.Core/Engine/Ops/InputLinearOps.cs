@@ -25,7 +25,7 @@ public sealed class InputLinearNode : Node, IParallelTask
     private float[] _rowValue = Array.Empty<float>();
     private int[] _colStart = Array.Empty<int>(), _colIndex = Array.Empty<int>();
     private float[] _colValue = Array.Empty<float>();
-    private bool _backward;
+    private bool _backward, _overwriteWeightGrad;
 
     internal InputLinearNode(Graph g, Node x, Node weightT, Node bias) : base(g, "InputLinear", x, weightT, bias) { }
 
@@ -66,21 +66,22 @@ public sealed class InputLinearNode : Node, IParallelTask
         int batch = Rows, outs = Cols, ins = X.Cols;
         var dy = Grad!.Span;
         if (X.RequiresGrad) // dX[B x in] += dY[B x out] · Wt^T
-            Gemm.Multiply(false, true, batch, ins, outs, dy, outs, Wt.Value.Span, outs, X.Grad!.Span, ins, true, Graph.Pool);
+            Gemm.Multiply(false, true, batch, ins, outs, dy, outs, Wt.Value.Span, outs, X.Grad!.Span, ins, AccumulateInto(X), Graph.Pool);
         if (Wt.RequiresGrad)
         {
             if (UsedSparsePath)
             {
                 BuildColumns();
                 _backward = true;
+                _overwriteWeightGrad = !AccumulateInto(Wt);
                 Graph.Pool.Run(this);
             }
             else // dWt[in x out] += X^T · dY
-                Gemm.Multiply(true, false, ins, outs, batch, X.Value.Span, ins, dy, outs, Wt.Grad!.Span, outs, true, Graph.Pool);
+                Gemm.Multiply(true, false, ins, outs, batch, X.Value.Span, ins, dy, outs, Wt.Grad!.Span, outs, AccumulateInto(Wt), Graph.Pool);
         }
         if (Bias.RequiresGrad)
         {
-            var db = Bias.Grad!.Span;
+            var db = GradOf(Bias);
             for (int r = 0; r < batch; r++) Kernels.AddInPlace(db, dy.Slice(r * outs, outs));
         }
     }
@@ -159,6 +160,7 @@ public sealed class InputLinearNode : Node, IParallelTask
             for (int j = 0; j < X.Cols; j++)
             {
                 int s = _colStart[j], e = _colStart[j + 1];
+                if (_overwriteWeightGrad) Array.Clear(dwt, j * outs + c0, c1 - c0); // first writer: start from zero, block by block
                 if (s == e) continue;
                 AccumulateRows(_colIndex.AsSpan(s, e - s), _colValue.AsSpan(s, e - s), dy, outs, c0, c1, dwt.AsSpan(j * outs, outs));
             }

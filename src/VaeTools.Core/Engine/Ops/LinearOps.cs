@@ -40,17 +40,17 @@ public sealed class MatMulNode : Node
         {
             // op(A) = dY · op(B)^T : [m x k]
             if (!_transA)
-                Gemm.Multiply(false, !_transB, m, k, n, dy.Span, n, B.Value.Span, B.Cols, A.Grad!.Span, A.Cols, true, Graph.Pool);
+                Gemm.Multiply(false, !_transB, m, k, n, dy.Span, n, B.Value.Span, B.Cols, A.Grad!.Span, A.Cols, AccumulateInto(A), Graph.Pool);
             else // A is [k x m]: dA = op(B) · dY^T
-                Gemm.Multiply(_transB, true, k, m, n, B.Value.Span, B.Cols, dy.Span, n, A.Grad!.Span, A.Cols, true, Graph.Pool);
+                Gemm.Multiply(_transB, true, k, m, n, B.Value.Span, B.Cols, dy.Span, n, A.Grad!.Span, A.Cols, AccumulateInto(A), Graph.Pool);
         }
         if (B.RequiresGrad)
         {
             // op(B) = op(A)^T · dY : [k x n]
             if (!_transB)
-                Gemm.Multiply(!_transA, false, k, n, m, A.Value.Span, A.Cols, dy.Span, n, B.Grad!.Span, B.Cols, true, Graph.Pool);
+                Gemm.Multiply(!_transA, false, k, n, m, A.Value.Span, A.Cols, dy.Span, n, B.Grad!.Span, B.Cols, AccumulateInto(B), Graph.Pool);
             else // B is [n x k]: dB = dY^T · op(A)
-                Gemm.Multiply(true, _transA, n, k, m, dy.Span, n, A.Value.Span, A.Cols, B.Grad!.Span, B.Cols, true, Graph.Pool);
+                Gemm.Multiply(true, _transA, n, k, m, dy.Span, n, A.Value.Span, A.Cols, B.Grad!.Span, B.Cols, AccumulateInto(B), Graph.Pool);
         }
     }
 }
@@ -91,12 +91,12 @@ public sealed class LinearNode : Node
         var dy = Grad!.Span;
         int batch = Rows, outs = Cols, ins = X.Cols;
         if (X.RequiresGrad) // dX[B x in] += dY[B x out] · W[out x in]
-            Gemm.Multiply(false, false, batch, ins, outs, dy, outs, W.Value.Span, ins, X.Grad!.Span, ins, true, Graph.Pool);
+            Gemm.Multiply(false, false, batch, ins, outs, dy, outs, W.Value.Span, ins, X.Grad!.Span, ins, AccumulateInto(X), Graph.Pool);
         if (W.RequiresGrad) // dW[out x in] += dY^T[out x B] · X[B x in]
-            Gemm.Multiply(true, false, outs, ins, batch, dy, outs, X.Value.Span, ins, W.Grad!.Span, ins, true, Graph.Pool);
+            Gemm.Multiply(true, false, outs, ins, batch, dy, outs, X.Value.Span, ins, W.Grad!.Span, ins, AccumulateInto(W), Graph.Pool);
         if (Bias.RequiresGrad)
         {
-            var db = Bias.Grad!.Span;
+            var db = GradOf(Bias);
             for (int r = 0; r < batch; r++) Kernels.AddInPlace(db, dy.Slice(r * outs, outs));
         }
     }

@@ -76,7 +76,7 @@ public sealed class SumNode : Node
     protected internal override void Backward()
     {
         ReadOnlySpan<float> dy = Grad!.Span;
-        var dx = X.Grad!.Span;
+        var dx = GradOf(X);
         int rows = X.Rows, cols = X.Cols;
         float scale = _mean ? 1f / Math.Max(1f, Count) : 1f;
         for (int r = 0; r < rows; r++)
@@ -130,7 +130,7 @@ public sealed class LogSumExpNode : Node
     protected internal override void Backward()
     {
         ReadOnlySpan<float> x = X.Value.Span, y = Value.Span, dy = Grad!.Span;
-        var dx = X.Grad!.Span;
+        var dx = GradOf(X);
         int rows = X.Rows, cols = X.Cols;
         int outer = _axis == Axis.Rows ? cols : rows, inner = _axis == Axis.Rows ? rows : cols;
         for (int o = 0; o < outer; o++)

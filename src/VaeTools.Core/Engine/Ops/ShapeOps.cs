@@ -30,8 +30,9 @@ public sealed class ColumnSliceNode : Node
 
     protected internal override void Backward()
     {
+        var dx = GradOf(X);
         for (int r = 0; r < Rows; r++)
-            Kernels.AddInPlace(X.Grad!.Span.Slice(r * X.Cols + _start, _count), Grad!.Span.Slice(r * _count, _count));
+            Kernels.AddInPlace(dx.Slice(r * X.Cols + _start, _count), Grad!.Span.Slice(r * _count, _count));
     }
 }
 
@@ -68,7 +69,7 @@ public sealed class ReshapeNode : Node
 
     protected internal override void Forward() => X.Value.Span.CopyTo(Value.Span);
 
-    protected internal override void Backward() => Kernels.AddInPlace(X.Grad!.Span, Grad!.Span);
+    protected internal override void Backward() => Kernels.AddInPlace(GradOf(X), Grad!.Span);
 }
 
 /// <summary>
@@ -98,6 +99,7 @@ public sealed class RepeatRowsNode : Node
     protected internal override void Backward()
     {
         int n = X.Value.Length;
-        for (int k = 0; k < _times; k++) Kernels.AddInPlace(X.Grad!.Span, Grad!.Span.Slice(k * n, n));
+        var dx = GradOf(X);
+        for (int k = 0; k < _times; k++) Kernels.AddInPlace(dx, Grad!.Span.Slice(k * n, n));
     }
 }
