@@ -192,6 +192,21 @@ public class TrainingTests
     }
 
     [Fact]
+    public void TrainerSteps_AllocateNothingOnTheCallingThreadAfterWarmUp()
+    {
+        var data = Blobs(64 * 40, features: 30);
+        var model = SmallModel(inputs: 30);
+        using var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 1, BatchSize = 64, Threads = 2 });
+        long at10 = 0, at35 = 0;
+        trainer.Train(data, progress: p =>
+        {
+            if (p.Batch == 10) at10 = GC.GetAllocatedBytesForCurrentThread();
+            if (p.Batch == 35) at35 = GC.GetAllocatedBytesForCurrentThread();
+        });
+        Assert.Equal(0, at35 - at10);
+    }
+
+    [Fact]
     public void KlWarmup_RampsBetaFromZero()
     {
         var data = Blobs(64);
