@@ -6,7 +6,7 @@
     Author               = 'VaeTools contributors'
     CompanyName          = 'VaeTools'
     Copyright            = '(c) VaeTools contributors. MIT License.'
-    Description          = 'Train and analyse variational autoencoders (VAEs) on MNIST from PowerShell: data loading, training with progress and checkpoints, encodings, samples, reconstruction error, and model files in the safetensors format.'
+    Description          = 'Train and analyse variational autoencoders (VAEs) on MNIST from PowerShell: data loading, training with progress and checkpoints, encodings, samples, latent grids and interpolations, reconstruction error and log-likelihood, latent-unit analysis, plots (SVG/PNG), and model files in the safetensors format.'
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('VaeTools.Format.ps1xml')
@@ -19,6 +19,9 @@
         'Measure-ReconstructionError'
         'Export-Vae'
         'Import-Vae'
+        'Get-VaeToyData'
+        'Measure-VaeLatent'
+        'Export-VaePlot'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
@@ -28,7 +31,7 @@
             Tags         = @('VAE', 'VariationalAutoencoder', 'MachineLearning', 'MNIST', 'DeepLearning', 'safetensors', 'PSEdition_Core')
             LicenseUri   = 'https://github.com/vaetools/vaetools/blob/main/LICENSE'
             ProjectUri   = 'https://github.com/vaetools/vaetools'
-            ReleaseNotes = 'First release: Get-MnistData, New-Vae, Invoke-VaeTraining, Get-VaeEncoding, New-VaeSample, Measure-ReconstructionError, Export-Vae and Import-Vae.'
+            ReleaseNotes = 'First release: Get-MnistData, New-Vae (Bernoulli and Gaussian likelihoods, Laplace prior, decoder-only models), Invoke-VaeTraining (ELBO or IWAE, KL warm-up), Get-VaeEncoding, New-VaeSample (prior samples, latent grids, interpolations), Measure-ReconstructionError (with importance-sampled log-likelihood), Measure-VaeLatent, Get-VaeToyData, Export-VaePlot, Export-Vae and Import-Vae.'
         }
     }
 }

@@ -41,14 +41,15 @@ AfterAll {
 }
 
 Describe 'The module' {
-    It 'exports the eight cmdlets of the manifest' {
+    It 'exports the eleven cmdlets of the manifest' {
         $names = (Get-Command -Module VaeTools).Name | Sort-Object
-        $names | Should -Be @('Export-Vae', 'Get-MnistData', 'Get-VaeEncoding', 'Import-Vae', 'Invoke-VaeTraining',
-            'Measure-ReconstructionError', 'New-Vae', 'New-VaeSample')
+        $names | Should -Be @('Export-Vae', 'Export-VaePlot', 'Get-MnistData', 'Get-VaeEncoding', 'Get-VaeToyData', 'Import-Vae',
+            'Invoke-VaeTraining', 'Measure-ReconstructionError', 'Measure-VaeLatent', 'New-Vae', 'New-VaeSample')
     }
 
     It 'has offline help with at least two examples for <_>' -ForEach @('Get-MnistData', 'New-Vae', 'Invoke-VaeTraining',
-        'Get-VaeEncoding', 'New-VaeSample', 'Measure-ReconstructionError', 'Export-Vae', 'Import-Vae') {
+        'Get-VaeEncoding', 'New-VaeSample', 'Measure-ReconstructionError', 'Export-Vae', 'Import-Vae', 'Get-VaeToyData',
+        'Measure-VaeLatent', 'Export-VaePlot') {
         $help = Get-Help $_ -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
         @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2
@@ -101,6 +102,73 @@ Describe 'Model files' {
     It 'reports a missing file as ObjectNotFound' {
         Import-Vae absent.safetensors -ErrorVariable problems -ErrorAction SilentlyContinue
         $problems[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+    }
+}
+
+Describe 'The toolkit without MNIST' {
+    BeforeAll {
+        $toy = Get-VaeToyData -Count 400 -Rotated -Seed 1
+        $vae = $toy | New-Vae -LatentDim 2 -HiddenDim 16 -Likelihood GaussianPerDimensionVariance -Seed 2 |
+            Invoke-VaeTraining -Data $toy -Epochs 2 -BatchSize 100 -Objective Iwae -Samples 3 -KlWarmupEpochs 2
+    }
+
+    It 'gets the toy data as a two-column data set' {
+        $toy | Should -BeOfType ([VaeTools.Data.TensorDataset])
+        $toy.Count | Should -Be 400
+        $toy.Features | Should -Be 2
+        (New-Vae -InputDim 2 -HiddenDim 8).Config.InputDim | Should -Be 2
+    }
+
+    It 'builds every likelihood and the prior options' -ForEach @('Bernoulli', 'GaussianSharedVariance', 'GaussianPerDimensionVariance', 'GaussianUnitVariance') {
+        (New-Vae -InputDim 4 -HiddenDim 8 -Likelihood $_ -Prior Laplace -LaplaceScale 0.5).Config.Likelihood | Should -Be $_
+    }
+
+    It 'trains with the IWAE bound and a warm-up' {
+        $vae.History.Count | Should -Be 2
+        $vae.History[0].Beta | Should -BeLessThan 1
+    }
+
+    It 'measures the latent dimensions' {
+        $dims = @($vae | Measure-VaeLatent -Data $toy)
+        $dims.Count | Should -Be 2
+        $dims[1].Dimension | Should -Be 2
+        $dims | Format-Table | Out-String | Should -Match 'MeanVariance'
+    }
+
+    It 'adds the log-likelihood with -ImportanceSamples' {
+        $m = $vae | Measure-ReconstructionError -Data $toy -ImportanceSamples 20
+        $m.LogLikelihood | Should -Not -BeNullOrEmpty
+        $m.LogLikelihoodStandardError | Should -BeGreaterThan 0
+        $m.ImportanceSamples | Should -Be 20
+        ($vae | Measure-ReconstructionError -Data $toy).LogLikelihood | Should -BeNullOrEmpty
+    }
+
+    It 'decodes a quantile grid and an interpolation between rows' {
+        @($vae | New-VaeSample -Grid 5).Count | Should -Be 25
+        $line = $vae | New-VaeSample -From 0 -To 1 -Data $toy -Steps 4 -AsTensor
+        $line.Rows | Should -Be 4
+    }
+
+    It 'refuses a grid over a latent space that is not 2-D' {
+        $three = New-Vae -InputDim 4 -HiddenDim 8 -LatentDim 3
+        $three | New-VaeSample -Grid 5 -ErrorVariable problems -ErrorAction SilentlyContinue
+        $problems[0].FullyQualifiedErrorId | Should -BeLike 'GridNeedsTwoDimensions,*'
+    }
+
+    It 'writes the learning curve as SVG and honours -WhatIf' {
+        $vae | Export-VaePlot -Kind LearningCurve -Path curve.svg
+        ([xml](Get-Content -Raw curve.svg)).svg | Should -Not -BeNullOrEmpty
+        $vae | Export-VaePlot -Kind LearningCurve -Path whatif.svg -WhatIf
+        Test-Path whatif.svg | Should -BeFalse
+    }
+
+    It 'reports encoding with a decoder-only model as InvalidOperation saying why' {
+        $decoderOnly = New-Vae -InputDim 2 -HiddenDim 8 -LatentDim 2 -DecoderOnly -PriorSamples 3
+        $decoderOnly.Config.PriorSamples | Should -Be 3
+        { $toy | Get-VaeEncoding -Model $decoderOnly -ErrorAction Stop } | Should -Throw -ErrorId 'DecoderOnlyModel'
+        $decoderOnly | Measure-VaeLatent -Data $toy -ErrorVariable problems -ErrorAction SilentlyContinue
+        $problems[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
+        $problems[0].Exception.Message | Should -Match 'no encoder'
     }
 }
 
@@ -163,6 +231,27 @@ Describe 'The quick-start pipelines' -Skip:(-not $haveData) {
         $model = Get-MnistData -Classes 0, 1, 4, 9 -Count 500 -NoDownload | Invoke-VaeTraining -Model (New-Vae -Seed 7 -HiddenDim 32) -Epochs 2 -BatchSize 100
         $model.History.Count | Should -Be 2
         $model.Config.Seed | Should -Be 7
+    }
+
+    It 'writes every kind of picture' -ForEach @(
+        @{ Kind = 'Latent'; File = 'latent.svg' }, @{ Kind = 'LearningCurve'; File = 'curve.png' },
+        @{ Kind = 'ReconstructionError'; File = 'errors.svg' }, @{ Kind = 'Reconstruction'; File = 'pairs.png' },
+        @{ Kind = 'Samples'; File = 'samples-plot.png' }) {
+        $file = $vae | Export-VaePlot -Kind $Kind -Path $File -Data $test -PassThru
+        $file.Length | Should -BeGreaterThan 0
+    }
+
+    It 'draws the manifold over the test encodings and an interpolation between two images' {
+        $vae | New-VaeSample -Grid 20 -Data $test -OutFile manifold.png
+        Test-Path manifold.png | Should -BeTrue
+        $a, $b = Get-MnistData -Subset Test -AsImage -Count 2 -NoDownload
+        @($vae | New-VaeSample -From $a -To $b -Steps 10).Count | Should -Be 10
+    }
+
+    It 'estimates the log-likelihood per digit' {
+        $byDigit = @($vae | Measure-ReconstructionError -Data $test -ByClass -ImportanceSamples 10)
+        $byDigit.Count | Should -Be 10
+        $byDigit | ForEach-Object { $_.LogLikelihood | Should -BeLessThan 0 }
     }
 
     It 'reports data of another width as InvalidArgument' {

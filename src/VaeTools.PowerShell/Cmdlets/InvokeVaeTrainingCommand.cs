@@ -51,6 +51,18 @@ public sealed class InvokeVaeTrainingCommand : VaeCmdlet
     public SwitchParameter Resume { get; set; }
 
     [Parameter]
+    [ValidateSet("Elbo", "Iwae")]
+    public string Objective { get; set; } = "Elbo";
+
+    [Parameter]
+    [ValidateRange(1, 5000)]
+    public int Samples { get; set; } = 1;
+
+    [Parameter]
+    [ValidateRange(0, 1000000)]
+    public int KlWarmupEpochs { get; set; }
+
+    [Parameter]
     [ValidateRange(1, 1024)]
     public int ThrottleLimit { get; set; } = Math.Max(1, Environment.ProcessorCount);
 
@@ -67,6 +79,9 @@ public sealed class InvokeVaeTrainingCommand : VaeCmdlet
             CheckpointPath = CheckpointPath is null ? null : ResolvePath(CheckpointPath),
             Resume = Resume,
             ThrottleLimit = ThrottleLimit,
+            Objective = Objective,
+            Samples = Samples,
+            KlWarmupEpochs = KlWarmupEpochs,
         });
         _logic.BuildOptions(); // fail early on bad combinations
     });

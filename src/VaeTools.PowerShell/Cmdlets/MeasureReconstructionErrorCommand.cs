@@ -6,9 +6,12 @@ using VaeTools.PowerShell.Logic;
 
 namespace VaeTools.PowerShell.Commands;
 
-/// <summary>Measure-ReconstructionError: squared error, cross-entropy, KL and ELBO of a model on data (or per class).</summary>
+/// <summary>
+/// Measure-ReconstructionError: squared error, cross-entropy, KL and ELBO of a model on data (or per class) and, with
+/// -ImportanceSamples K, the importance-sampled log-likelihood with its standard error.
+/// </summary>
 [Cmdlet(VerbsDiagnostic.Measure, "ReconstructionError")]
-[OutputType(typeof(ReconstructionMetrics))]
+[OutputType(typeof(ReconstructionResult))]
 public sealed class MeasureReconstructionErrorCommand : VaeCmdlet
 {
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
@@ -23,6 +26,15 @@ public sealed class MeasureReconstructionErrorCommand : VaeCmdlet
     [Parameter]
     public ulong Seed { get; set; }
 
+    [Parameter]
+    [ValidateRange(1, 5000)]
+    public int? ImportanceSamples { get; set; }
+
     protected override void ProcessRecord() => Run(() =>
-        new MeasureLogic(new MeasureParameters { ByClass = ByClass, Seed = Seed }).Process(this, Model, Data, Stopping));
+        new MeasureLogic(new MeasureParameters
+        {
+            ByClass = ByClass,
+            Seed = Seed,
+            ImportanceSamples = ImportanceSamples,
+        }).Process(this, Model, Data, Stopping));
 }

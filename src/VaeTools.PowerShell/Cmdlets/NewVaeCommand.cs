@@ -33,6 +33,24 @@ public sealed class NewVaeCommand : VaeCmdlet
     public string Likelihood { get; set; } = "Bernoulli";
 
     [Parameter]
+    public SwitchParameter SigmoidMean { get; set; }
+
+    [Parameter]
+    public SwitchParameter DecoderOnly { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 100000)]
+    public int PriorSamples { get; set; } = 5;
+
+    [Parameter]
+    [ValidateSet("StandardNormal", "Laplace")]
+    public string Prior { get; set; } = "StandardNormal";
+
+    [Parameter]
+    [ValidateRange(1e-6, 1000000.0)]
+    public double LaplaceScale { get; set; } = 1.0;
+
+    [Parameter]
     [ValidateRange(0.0, 1000000.0)]
     public double Beta { get; set; } = 1.0;
 
@@ -53,6 +71,11 @@ public sealed class NewVaeCommand : VaeCmdlet
         HiddenDim = HiddenDim ?? Array.Empty<int>(),
         Activation = Activation,
         Likelihood = Likelihood,
+        SigmoidMean = SigmoidMean,
+        DecoderOnly = DecoderOnly,
+        PriorSamples = IsBound(nameof(PriorSamples)) ? PriorSamples : null,
+        Prior = Prior,
+        LaplaceScale = IsBound(nameof(LaplaceScale)) ? LaplaceScale : null,
         Beta = Beta,
         InitStd = IsBound(nameof(InitStd)) ? InitStd : null,
         Seed = IsBound(nameof(Seed)) ? Seed : null,

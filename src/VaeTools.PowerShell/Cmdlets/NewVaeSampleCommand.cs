@@ -1,31 +1,62 @@
 using System.Management.Automation;
+using VaeTools.Data;
 using VaeTools.Engine;
 using VaeTools.Model;
 using VaeTools.PowerShell.Logic;
 
 namespace VaeTools.PowerShell.Commands;
 
-/// <summary>New-VaeSample: images decoded from prior samples, as objects, one tensor, or a PNG grid (-OutFile).</summary>
-[Cmdlet(VerbsCommon.New, "VaeSample", SupportsShouldProcess = true)]
+/// <summary>
+/// New-VaeSample: images decoded from prior samples (default), from a grid over a 2-D latent space (-Grid) or
+/// along the line between two images' codes (-From/-To); as objects, one tensor, or a PNG grid (-OutFile).
+/// </summary>
+[Cmdlet(VerbsCommon.New, "VaeSample", SupportsShouldProcess = true, DefaultParameterSetName = PriorSet)]
 [OutputType(typeof(ImageRecord), typeof(Tensor))]
 public sealed class NewVaeSampleCommand : VaeCmdlet
 {
+    private const string PriorSet = "Prior", GridSet = "Grid", InterpolationSet = "Interpolation";
+
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
     public VaeModel? Model { get; set; }
 
-    [Parameter(Position = 0)]
+    [Parameter(Position = 0, ParameterSetName = PriorSet)]
     [ValidateRange(1, 1000000)]
     public int Count { get; set; } = 64;
 
-    [Parameter]
+    [Parameter(ParameterSetName = PriorSet)]
     [ValidateRange(1e-6, 1000.0)]
     public double Temperature { get; set; } = 1.0;
 
-    [Parameter]
-    public ulong Seed { get; set; }
+    [Parameter(ParameterSetName = PriorSet)]
+    public SwitchParameter MeanImage { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = GridSet)]
+    [ValidateRange(2, 200)]
+    public int Grid { get; set; } = 20;
+
+    [Parameter(ParameterSetName = GridSet)]
+    [ValidateCount(4, 4)]
+    public double[]? Range { get; set; }
+
+    [Parameter(ParameterSetName = GridSet)]
+    public SwitchParameter Quantile { get; set; }
+
+    [Parameter(ParameterSetName = GridSet)]
+    [Parameter(ParameterSetName = InterpolationSet)]
+    public IDataset? Data { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = InterpolationSet)]
+    public object? From { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = InterpolationSet)]
+    public object? To { get; set; }
+
+    [Parameter(ParameterSetName = InterpolationSet)]
+    [ValidateRange(2, 1000)]
+    public int Steps { get; set; } = 10;
 
     [Parameter]
-    public SwitchParameter MeanImage { get; set; }
+    public ulong Seed { get; set; }
 
     [Parameter]
     public SwitchParameter AsTensor { get; set; }
@@ -49,7 +80,17 @@ public sealed class NewVaeSampleCommand : VaeCmdlet
         MeanImage = MeanImage,
         AsTensor = AsTensor,
         OutFile = OutFile is null ? null : ResolvePath(OutFile),
-        Columns = Columns,
+        Columns = IsBound(nameof(Columns)) ? Columns : null,
         PassThru = PassThru,
+        Grid = ParameterSetName == GridSet ? Grid : null,
+        Range = Range,
+        Quantile = Quantile,
+        Data = Data,
+        From = Unwrap(From),
+        To = Unwrap(To),
+        Steps = Steps,
     }).Process(this, Model));
+
+    /// <summary>The object behind a PSObject wrapper (how PowerShell may pass values to an [object] parameter).</summary>
+    private static object? Unwrap(object? value) => value is PSObject ps ? ps.BaseObject : value;
 }

@@ -1,5 +1,6 @@
 using VaeTools.Analysis;
 using VaeTools.Data;
+using VaeTools.Engine;
 using VaeTools.Model;
 
 namespace VaeTools.PowerShell.Logic;
@@ -9,16 +10,32 @@ public sealed class MeasureParameters
 {
     /// <summary>One result per class instead of one for all images.</summary>
     public bool ByClass { get; set; }
-    /// <summary>Seed of the ELBO's z draws.</summary>
+    /// <summary>Seed of the ELBO's z draws (and of the importance samples).</summary>
     public ulong Seed { get; set; }
+    /// <summary>K for the importance-sampled log-likelihood; null: no log-likelihood.</summary>
+    public int? ImportanceSamples { get; set; }
+    /// <summary>Threads for the log-likelihood estimate.</summary>
+    public int Threads { get; set; } = Math.Max(1, Environment.ProcessorCount);
 }
 
-/// <summary>Measure-ReconstructionError: <see cref="ReconstructionAnalysis.Measure"/> per (model, data) pair.</summary>
+/// <summary>
+/// Measure-ReconstructionError: <see cref="ReconstructionAnalysis.Measure"/> per (model, data) pair and, with
+/// -ImportanceSamples K, <see cref="LikelihoodEstimator.Estimate"/> (per class too with -ByClass). Progress is
+/// activity 1 (the reconstructions) then activity 2 (the log-likelihood); Ctrl+C emits nothing.
+/// </summary>
 public sealed class MeasureLogic
 {
-    private readonly MeasureParameters _p;
+    public const int ReconstructionActivity = 1, LikelihoodActivity = 2;
 
-    public MeasureLogic(MeasureParameters parameters) => _p = parameters;
+    private readonly MeasureParameters _p;
+    private readonly Func<TimeSpan>? _clock;
+
+    /// <param name="clock">Time source of the progress throttle (tests step it); default a stopwatch.</param>
+    public MeasureLogic(MeasureParameters parameters, Func<TimeSpan>? clock = null)
+    {
+        _p = parameters;
+        _clock = clock;
+    }
 
     public void Process(ICommandSink sink, VaeModel? model, IDataset? data, CancellationToken cancellation)
     {
@@ -38,21 +55,69 @@ public sealed class MeasureLogic
         if (data.Features != model.Config.InputDim)
         {
             sink.WriteError(new CommandError("WidthMismatch", ErrorKind.InvalidArgument, data,
-                new Engine.ShapeMismatchException($"The data ({data.Description}) has images of {data.Features} values, but the model ({model.Config}) takes {model.Config.InputDim}.")));
+                new ShapeMismatchException($"The data ({data.Description}) has images of {data.Features} values, but the model ({model.Config}) takes {model.Config.InputDim}.")));
             return;
         }
-        var throttle = new ProgressThrottle(TimeSpan.FromMilliseconds(250));
+        var throttle = new ProgressThrottle(TimeSpan.FromMilliseconds(250), _clock);
         string activity = $"Measuring reconstructions of {data.Description}";
-        IReadOnlyList<ReconstructionMetrics> results;
+        IReadOnlyList<ReconstructionMetrics> metrics;
         try
         {
-            results = ReconstructionAnalysis.Measure(model, data, _p.ByClass, _p.Seed,
-                progress: (done, total) => { if (throttle.Ready()) sink.WriteProgress(new ProgressReport(1, activity, $"{done} of {total} images", 100 * done / total)); },
+            metrics = ReconstructionAnalysis.Measure(model, data, _p.ByClass, _p.Seed,
+                progress: (done, total) => { if (done == total || throttle.Ready()) sink.WriteProgress(new ProgressReport(ReconstructionActivity, activity, $"{done} of {total} images", 100 * done / total)); },
                 cancellation: cancellation);
         }
         catch (OperationCanceledException) { return; }
-        finally { sink.WriteProgress(new ProgressReport(1, activity, "Done", 100, Completed: true)); }
+        finally { sink.WriteProgress(new ProgressReport(ReconstructionActivity, activity, "Done", 100, Completed: true)); }
+
+        var results = metrics.Select(ReconstructionResult.From).ToList();
+        if (_p.ImportanceSamples is int k)
+        {
+            LikelihoodEstimate estimate;
+            string llActivity = $"Estimating log p(x) of {data.Description} with {k} importance samples";
+            try
+            {
+                using var pool = new WorkerPool(Math.Max(1, _p.Threads));
+                var progress = new InlineProgress(f =>
+                {
+                    if (f >= 1 || throttle.Ready())
+                        sink.WriteProgress(new ProgressReport(LikelihoodActivity, llActivity, $"{(int)Math.Round(f * data.Count)} of {data.Count} images", (int)(100 * f)));
+                });
+                estimate = LikelihoodEstimator.Estimate(model, data, k, new RandomSource(_p.Seed ^ 0x5DEECE66DUL), pool,
+                    progress: progress, cancellation: cancellation);
+            }
+            catch (OperationCanceledException) { return; }
+            catch (ArgumentException e)
+            {
+                sink.WriteError(Errors.From(e, "LikelihoodEstimateFailed", data));
+                return;
+            }
+            finally { sink.WriteProgress(new ProgressReport(LikelihoodActivity, llActivity, "Done", 100, Completed: true)); }
+
+            results[0] = WithLikelihood(results[0], estimate.PerImage, k);
+            if (_p.ByClass)
+            {
+                var byLabel = Enumerable.Range(0, data.Count).GroupBy(data.GetLabel).ToDictionary(g => g.Key < 0 ? (int?)null : g.Key, g => g.Select(i => estimate.PerImage[i]).ToArray());
+                for (int i = 1; i < results.Count; i++)
+                    if (byLabel.TryGetValue(results[i].Label, out var values)) results[i] = WithLikelihood(results[i], values, k);
+            }
+            sink.WriteVerbose(FormattableString.Invariant($"log p(x) ~ {estimate.MeanLogLikelihood:0.00} +- {estimate.StandardError:0.00} nats ({k} importance samples, {data.Count} images)."));
+        }
 
         foreach (var r in _p.ByClass ? results.Skip(1) : results.Take(1)) sink.WriteObject(r);
+    }
+
+    /// <summary><paramref name="r"/> with the mean and standard error of the per-image estimates <paramref name="values"/>.</summary>
+    private static ReconstructionResult WithLikelihood(ReconstructionResult r, double[] values, int k)
+    {
+        double mean = values.Average();
+        double variance = values.Length > 1 ? values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1) : 0;
+        return r with { LogLikelihood = mean, LogLikelihoodStandardError = Math.Sqrt(variance / values.Length), ImportanceSamples = k };
+    }
+
+    /// <summary>An IProgress that reports on the calling thread at once (Progress&lt;T&gt; would post elsewhere).</summary>
+    private sealed class InlineProgress(Action<double> report) : IProgress<double>
+    {
+        public void Report(double value) => report(value);
     }
 }

@@ -10,6 +10,15 @@ public sealed class NewVaeParameters
     public int[] HiddenDim { get; set; } = { 400 };
     public string Activation { get; set; } = nameof(Model.Activation.Relu);
     public string Likelihood { get; set; } = nameof(Model.Likelihood.Bernoulli);
+    /// <summary>Gaussian likelihoods: pass the decoder mean through a sigmoid.</summary>
+    public bool SigmoidMean { get; set; }
+    /// <summary>No encoder: trained by the Monte Carlo marginal likelihood over <see cref="PriorSamples"/> prior samples.</summary>
+    public bool DecoderOnly { get; set; }
+    /// <summary>K of the decoder-only model; null: the default (5).</summary>
+    public int? PriorSamples { get; set; }
+    public string Prior { get; set; } = nameof(Model.Prior.StandardNormal);
+    /// <summary>Scale tau of the Laplace prior; null: the default (1).</summary>
+    public double? LaplaceScale { get; set; }
     public double Beta { get; set; } = 1;
     /// <summary>When set, weights start N(0, InitStd^2) with zero biases; otherwise PyTorch's default.</summary>
     public double? InitStd { get; set; }
@@ -39,6 +48,11 @@ public sealed class NewVaeLogic
         LatentDim = _p.LatentDim,
         Activation = EnumParameter.Parse<Activation>(_p.Activation, nameof(_p.Activation)),
         Likelihood = EnumParameter.Parse<Likelihood>(_p.Likelihood, nameof(_p.Likelihood)),
+        SigmoidMean = _p.SigmoidMean,
+        DecoderOnly = _p.DecoderOnly,
+        PriorSamples = _p.PriorSamples ?? new VaeConfig().PriorSamples,
+        Prior = EnumParameter.Parse<Prior>(_p.Prior, nameof(_p.Prior)),
+        LaplaceScale = _p.LaplaceScale is double tau ? (float)tau : new VaeConfig().LaplaceScale,
         Beta = (float)_p.Beta,
         Initialization = _p.InitStd is null ? Initialization.PyTorchDefault : Initialization.Normal,
         InitStd = _p.InitStd is double s ? (float)s : 0.01f,
@@ -66,7 +80,19 @@ public sealed class NewVaeLogic
             sink.WriteError(Errors.From(e, "InvalidModelConfiguration", _p));
             return;
         }
+        foreach (var warning in Warnings(model.Config)) sink.WriteWarning(warning);
         sink.WriteVerbose($"Created {model}, seed {model.Config.Seed}.");
         sink.WriteObject(model);
+    }
+
+    /// <summary>Settings given that the configuration ignores (they are kept but do nothing).</summary>
+    private IEnumerable<string> Warnings(VaeConfig c)
+    {
+        if (_p.SigmoidMean && c.Likelihood == Model.Likelihood.Bernoulli)
+            yield return "-SigmoidMean has no effect with the Bernoulli likelihood (its mean is always a sigmoid); it applies to the Gaussian likelihoods.";
+        if (_p.PriorSamples is not null && !c.DecoderOnly)
+            yield return "-PriorSamples has no effect without -DecoderOnly: a model with an encoder draws z from q(z|x).";
+        if (_p.LaplaceScale is not null && c.Prior != Model.Prior.Laplace)
+            yield return "-LaplaceScale has no effect with the standard normal prior; add -Prior Laplace.";
     }
 }

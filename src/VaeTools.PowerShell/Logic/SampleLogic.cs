@@ -1,3 +1,5 @@
+using VaeTools.Analysis;
+using VaeTools.Data;
 using VaeTools.Engine;
 using VaeTools.Imaging;
 using VaeTools.Model;
@@ -11,17 +13,37 @@ public sealed class SampleParameters
     public double Temperature { get; set; } = 1;
     /// <summary>Null: a fresh seed (reported in the verbose stream).</summary>
     public ulong? Seed { get; set; }
-    /// <summary>Emit the decoder's mean image instead of pixels drawn from p(x | z).</summary>
+    /// <summary>Emit the decoder's mean image instead of pixels drawn from p(x | z) (prior samples only; grids and interpolations are always means).</summary>
     public bool MeanImage { get; set; }
     public bool AsTensor { get; set; }
     /// <summary>Resolved path of a PNG grid to write, or null.</summary>
     public string? OutFile { get; set; }
-    public int Columns { get; set; } = 10;
+    /// <summary>Tiles per row of the PNG; null: 10 for samples, the grid side, or the number of steps.</summary>
+    public int? Columns { get; set; }
     /// <summary>With -OutFile: emit the images too (otherwise nothing is emitted).</summary>
     public bool PassThru { get; set; }
+
+    /// <summary>Points per side of a manifold grid over a 2-D latent space; null: no grid.</summary>
+    public int? Grid { get; set; }
+    /// <summary>Grid range xmin, xmax, ymin, ymax.</summary>
+    public double[]? Range { get; set; }
+    /// <summary>Grid: span the range of these images' encodings. Interpolation: the data set integer -From / -To index.</summary>
+    public IDataset? Data { get; set; }
+    /// <summary>Grid over standard-normal quantiles (the default when neither -Range nor -Data is given).</summary>
+    public bool Quantile { get; set; }
+    /// <summary>Start of an interpolation: an <see cref="ImageRecord"/>, a <see cref="LatentCode"/> or a row number of <see cref="Data"/>.</summary>
+    public object? From { get; set; }
+    /// <summary>End of an interpolation (as <see cref="From"/>).</summary>
+    public object? To { get; set; }
+    /// <summary>Images of an interpolation, both ends included.</summary>
+    public int Steps { get; set; } = 10;
 }
 
-/// <summary>New-VaeSample: z ~ prior at a temperature, decoded; emitted as images or a tensor, and/or tiled into a PNG.</summary>
+/// <summary>
+/// New-VaeSample: images decoded from latent codes, emitted as image objects or a tensor and/or tiled into a PNG.
+/// The codes are prior draws at a temperature (default), a side x side grid over a 2-D latent space (-Grid), or
+/// the straight line between two images' codes (-From/-To).
+/// </summary>
 public sealed class SampleLogic
 {
     private readonly SampleParameters _p;
@@ -36,11 +58,36 @@ public sealed class SampleLogic
             return;
         }
         ulong seed = _p.Seed ?? (ulong)Random.Shared.NextInt64();
-        sink.WriteVerbose($"Sampling {_p.Count} images at temperature {_p.Temperature} with seed {seed}.");
-        Tensor images;
+        var random = new RandomSource(seed);
+        Tensor images;   // [N x D]
+        int columns;
+        string what;
         try
         {
-            images = model.Sample(_p.Count, (float)_p.Temperature, new RandomSource(seed), samplePixels: !_p.MeanImage);
+            if (_p.From is not null || _p.To is not null)
+            {
+                images = Interpolation(model, random);
+                columns = _p.Columns ?? _p.Steps;
+                what = $"an interpolation in {_p.Steps} steps";
+            }
+            else if (_p.Grid is int side)
+            {
+                images = GridImages(sink, model, side, random);
+                columns = _p.Columns ?? side;
+                what = $"a {side} x {side} latent grid";
+            }
+            else
+            {
+                sink.WriteVerbose($"Sampling {_p.Count} images at temperature {_p.Temperature} with seed {seed}.");
+                images = model.Sample(_p.Count, (float)_p.Temperature, random, samplePixels: !_p.MeanImage);
+                columns = _p.Columns ?? 10;
+                what = $"{_p.Count} samples";
+            }
+        }
+        catch (CommandException e)
+        {
+            sink.WriteError(e.Error);
+            return;
         }
         catch (ArgumentException e)
         {
@@ -51,11 +98,11 @@ public sealed class SampleLogic
         var (h, w) = ImageRecord.ShapeFor(model.Config.InputDim);
         if (_p.OutFile is string path)
         {
-            if (sink.ShouldProcess(path, $"Write a PNG grid of {_p.Count} samples"))
+            if (sink.ShouldProcess(path, $"Write a PNG grid of {what}"))
             {
                 try
                 {
-                    PngEncoder.WriteFile(path, ImageGrid.Tile(images, h, w, new GridOptions { Columns = _p.Columns }));
+                    PngEncoder.WriteFile(path, ImageGrid.Tile(images, h, w, new GridOptions { Columns = columns }));
                     sink.WriteVerbose($"Wrote '{path}'.");
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
@@ -75,4 +122,99 @@ public sealed class SampleLogic
         for (int i = 0; i < images.Rows; i++)
             sink.WriteObject(new ImageRecord(i, null, images.Row(i).ToArray(), h, w));
     }
+
+    /// <summary>Decoder means of the grid's codes, row-major from the top-left (z1 left to right, z2 top to bottom).</summary>
+    private Tensor GridImages(ICommandSink sink, VaeModel model, int side, RandomSource random)
+    {
+        if (model.Config.LatentDim != 2)
+            throw Fail("GridNeedsTwoDimensions", ErrorKind.InvalidArgument, model,
+                new ArgumentException($"-Grid needs a 2-D latent space, but the model ({model.Config}) has {model.Config.LatentDim} latent dimensions. Create the model with New-Vae -LatentDim 2.", "Grid"));
+        int sources = (_p.Range is null ? 0 : 1) + (_p.Data is null ? 0 : 1) + (_p.Quantile ? 1 : 0);
+        if (sources > 1)
+            throw Fail("AmbiguousGridRange", ErrorKind.InvalidArgument, null,
+                new ArgumentException("Give at most one of -Range, -Data and -Quantile: each sets the grid's range.", "Range"));
+        Tensor z;
+        if (_p.Range is double[] r)
+        {
+            if (r.Length != 4)
+                throw Fail("InvalidGridRange", ErrorKind.InvalidArgument, r,
+                    new ArgumentException($"-Range takes four numbers xmin, xmax, ymin, ymax; got {r.Length}.", "Range"));
+            z = LatentAnalysis.Grid2D(side, r[0], r[1], r[2], r[3]);
+        }
+        else if (_p.Data is IDataset data)
+        {
+            CheckCanEncode(model, data);
+            var mean = model.Encode(data, random: random).Mean; // [N x 2]
+            float x0 = float.MaxValue, x1 = float.MinValue, y0 = float.MaxValue, y1 = float.MinValue;
+            for (int i = 0; i < mean.Rows; i++)
+            {
+                x0 = Math.Min(x0, mean[i, 0]); x1 = Math.Max(x1, mean[i, 0]);
+                y0 = Math.Min(y0, mean[i, 1]); y1 = Math.Max(y1, mean[i, 1]);
+            }
+            sink.WriteVerbose(FormattableString.Invariant($"Grid over the encodings of {data.Description}: z1 in [{x0:0.###}, {x1:0.###}], z2 in [{y0:0.###}, {y1:0.###}]."));
+            if (!(x1 > x0) || !(y1 > y0))
+                throw Fail("InvalidGridRange", ErrorKind.InvalidArgument, data,
+                    new ArgumentException($"The encodings of {data.Description} span no area (z1 in [{x0}, {x1}], z2 in [{y0}, {y1}]), so they give no grid range. Use -Range or -Quantile.", "Data"));
+            z = LatentAnalysis.Grid2D(side, x0, x1, y0, y1);
+        }
+        else
+        {
+            z = LatentAnalysis.QuantileGrid2D(side);
+        }
+        return model.Decode(z);
+    }
+
+    /// <summary>Decoder means along the line from the code of -From to that of -To, both ends included.</summary>
+    private Tensor Interpolation(VaeModel model, RandomSource random)
+    {
+        if (_p.From is null || _p.To is null)
+            throw Fail("MissingInterpolationEnd", ErrorKind.InvalidArgument, null,
+                new ArgumentException("An interpolation needs both -From and -To.", _p.From is null ? "From" : "To"));
+        var z1 = CodeOf(model, _p.From, "From", random);
+        var z2 = CodeOf(model, _p.To, "To", random);
+        return model.Decode(LatentAnalysis.Interpolate(z1, z2, _p.Steps));
+    }
+
+    /// <summary>The latent code of an interpolation end: a LatentCode's Z, or the posterior mean of an image or data row.</summary>
+    private float[] CodeOf(VaeModel model, object end, string parameter, RandomSource random)
+    {
+        switch (end)
+        {
+            case LatentCode code:
+                if (code.Z.Length != model.Config.LatentDim)
+                    throw Fail("WidthMismatch", ErrorKind.InvalidArgument, code,
+                        new ShapeMismatchException($"-{parameter} is a code of {code.Z.Length} dimensions, but the model ({model.Config}) has {model.Config.LatentDim}."));
+                return code.Z;
+            case ImageRecord image:
+                var x = new Tensor(1, image.Pixels.Length, (float[])image.Pixels.Clone());
+                var one = new TensorDataset(x, null, $"image {image.Index}");
+                CheckCanEncode(model, one);
+                return model.Encode(one).Mean.Row(0).ToArray();
+            case int or long or short or byte or uint or ulong or ushort or sbyte:
+                long index = Convert.ToInt64(end);
+                if (_p.Data is not IDataset data)
+                    throw Fail("MissingData", ErrorKind.InvalidArgument, end,
+                        new ArgumentException($"-{parameter} {index} is a row number, which needs -Data: the data set it indexes.", parameter));
+                if (index < 0 || index >= data.Count)
+                    throw Fail("IndexOutOfRange", ErrorKind.InvalidArgument, end,
+                        new ArgumentOutOfRangeException(parameter, index, $"-{parameter} {index} is outside {data.Description}, whose rows are 0..{data.Count - 1}."));
+                CheckCanEncode(model, data);
+                return model.Encode(new RowSubset(data, new[] { (int)index }), random: random).Mean.Row(0).ToArray();
+            default:
+                throw Fail("UnsupportedInterpolationEnd", ErrorKind.InvalidArgument, end,
+                    new ArgumentException($"-{parameter} is a {end.GetType().FullName}; expected an image object (Get-MnistData -AsImage), a code (Get-VaeEncoding) or a row number of -Data.", parameter));
+        }
+    }
+
+    private static void CheckCanEncode(VaeModel model, IDataset data)
+    {
+        if (model.Config.DecoderOnly)
+            throw Fail("DecoderOnlyModel", ErrorKind.InvalidOperation, model,
+                new InvalidOperationException($"The model ({model.Config}) is decoder-only: it has no encoder, so it cannot encode images to place them in the latent space. For a grid, use -Range or -Quantile instead."));
+        if (data.Features != model.Config.InputDim)
+            throw Fail("WidthMismatch", ErrorKind.InvalidArgument, data,
+                new ShapeMismatchException($"{data.Description} has {data.Features} values per image, but the model ({model.Config}) takes {model.Config.InputDim}."));
+    }
+
+    private static CommandException Fail(string id, ErrorKind kind, object? target, Exception e) => new(new CommandError(id, kind, target, e));
 }

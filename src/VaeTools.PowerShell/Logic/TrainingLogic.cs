@@ -18,6 +18,12 @@ public sealed class TrainingParameters
     public string? CheckpointPath { get; set; }
     public bool Resume { get; set; }
     public int ThrottleLimit { get; set; } = Math.Max(1, Environment.ProcessorCount);
+    /// <summary>Elbo (K-sample average) or Iwae (importance-weighted bound L_K).</summary>
+    public string Objective { get; set; } = nameof(Model.Objective.Elbo);
+    /// <summary>K, samples of z per image.</summary>
+    public int Samples { get; set; } = 1;
+    /// <summary>Epochs over which beta ramps linearly from 0 to the model's Beta; 0 for none.</summary>
+    public int KlWarmupEpochs { get; set; }
 }
 
 /// <summary>
@@ -58,6 +64,9 @@ public sealed class TrainingLogic
             Seed = _p.Seed,
             Threads = _p.ThrottleLimit,
             CheckpointPath = _p.CheckpointPath,
+            Objective = EnumParameter.Parse<Objective>(_p.Objective, nameof(_p.Objective)),
+            Samples = _p.Samples,
+            KlWarmupEpochs = _p.KlWarmupEpochs,
         };
         try { options.Validate(); }
         catch (ArgumentException e) { throw new CommandException(Errors.From(e, "InvalidTrainingOptions", _p)); }
@@ -122,6 +131,8 @@ public sealed class TrainingLogic
             (_p.ValidationData is { } v && !WidthsMatch(sink, model, v, "validation data")))
             return;
 
+        if (model.Config.DecoderOnly && (options.Objective != Objective.Elbo || options.Samples != 1))
+            sink.WriteWarning($"The model is decoder-only: it trains by its Monte Carlo marginal likelihood over {model.Config.PriorSamples} prior samples (New-Vae -PriorSamples), so -Objective {options.Objective} -Samples {options.Samples} has no effect.");
         Train(sink, model, data, options, checkpoint, cancellation);
     }
 

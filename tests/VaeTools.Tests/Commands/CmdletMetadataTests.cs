@@ -28,7 +28,8 @@ public class CmdletMetadataTests
 
     private static readonly string[] ExpectedCmdlets =
     {
-        "Export-Vae", "Get-MnistData", "Get-VaeEncoding", "Import-Vae", "Invoke-VaeTraining", "Measure-ReconstructionError", "New-Vae", "New-VaeSample",
+        "Export-Vae", "Export-VaePlot", "Get-MnistData", "Get-VaeEncoding", "Get-VaeToyData", "Import-Vae", "Invoke-VaeTraining",
+        "Measure-ReconstructionError", "Measure-VaeLatent", "New-Vae", "New-VaeSample",
     };
 
     [Fact]
@@ -66,8 +67,11 @@ public class CmdletMetadataTests
         Assert.Equal(new[] { typeof(VaeModel) }, OutputTypes("Import-Vae"));
         Assert.Equal(new[] { typeof(PowerShell.LatentCode), typeof(Tensor) }, OutputTypes("Get-VaeEncoding"));
         Assert.Equal(new[] { typeof(PowerShell.ImageRecord), typeof(Tensor) }, OutputTypes("New-VaeSample"));
-        Assert.Equal(new[] { typeof(VaeTools.Analysis.ReconstructionMetrics) }, OutputTypes("Measure-ReconstructionError"));
+        Assert.Equal(new[] { typeof(PowerShell.ReconstructionResult) }, OutputTypes("Measure-ReconstructionError"));
         Assert.Equal(new[] { typeof(FileInfo) }, OutputTypes("Export-Vae"));
+        Assert.Equal(new[] { typeof(TensorDataset) }, OutputTypes("Get-VaeToyData"));
+        Assert.Equal(new[] { typeof(PowerShell.LatentDimension) }, OutputTypes("Measure-VaeLatent"));
+        Assert.Equal(new[] { typeof(FileInfo) }, OutputTypes("Export-VaePlot"));
     }
 
     [Theory]
@@ -86,6 +90,21 @@ public class CmdletMetadataTests
     [InlineData("Export-Vae", "Path", true, false, null)]
     [InlineData("Import-Vae", "Path", true, true, null)]
     [InlineData("Get-MnistData", "Subset", false, false, null)]
+    [InlineData("Measure-VaeLatent", "Model", true, true, null)]
+    [InlineData("Measure-VaeLatent", "Data", true, true, null)]
+    [InlineData("Export-VaePlot", "Model", true, true, null)]
+    [InlineData("Export-VaePlot", "Kind", true, false, null)]
+    [InlineData("Export-VaePlot", "Path", true, false, null)]
+    [InlineData("Export-VaePlot", "Data", false, false, null)]
+    [InlineData("New-VaeSample", "Grid", true, false, "Grid")]
+    [InlineData("New-VaeSample", "Range", false, false, "Grid")]
+    [InlineData("New-VaeSample", "Quantile", false, false, "Grid")]
+    [InlineData("New-VaeSample", "From", true, false, "Interpolation")]
+    [InlineData("New-VaeSample", "To", true, false, "Interpolation")]
+    [InlineData("New-VaeSample", "Steps", false, false, "Interpolation")]
+    [InlineData("New-VaeSample", "Temperature", false, false, "Prior")]
+    [InlineData("New-VaeSample", "MeanImage", false, false, "Prior")]
+    [InlineData("Get-VaeToyData", "Count", false, false, null)]
     public void Pipeline_and_mandatory_parameters_are_as_designed(string cmdlet, string parameter, bool mandatory, bool pipeline, string? set)
     {
         var p = Get(cmdlet).Parameter(parameter);
@@ -100,9 +119,10 @@ public class CmdletMetadataTests
         var fromPipeline = All.SelectMany(c => c.Parameters.Where(p => p.ValueFromPipeline).Select(p => $"{c.Name} -{p.Name}")).Order().ToArray();
         Assert.Equal(new[]
         {
-            "Export-Vae -Model", "Get-VaeEncoding -Data", "Get-VaeEncoding -Image", "Import-Vae -Path",
+            "Export-Vae -Model", "Export-VaePlot -Model", "Get-VaeEncoding -Data", "Get-VaeEncoding -Image", "Import-Vae -Path",
             "Invoke-VaeTraining -Data", "Invoke-VaeTraining -Model", "Measure-ReconstructionError -Data",
-            "Measure-ReconstructionError -Model", "New-Vae -Data", "New-VaeSample -Model",
+            "Measure-ReconstructionError -Model", "Measure-VaeLatent -Data", "Measure-VaeLatent -Model", "New-Vae -Data",
+            "New-VaeSample -Model",
         }, fromPipeline);
     }
 
@@ -125,6 +145,9 @@ public class CmdletMetadataTests
     [InlineData("New-Vae", "Activation", typeof(Activation))]
     [InlineData("New-Vae", "Likelihood", typeof(Likelihood))]
     [InlineData("Invoke-VaeTraining", "Optimizer", typeof(OptimizerKind))]
+    [InlineData("Invoke-VaeTraining", "Objective", typeof(Objective))]
+    [InlineData("New-Vae", "Prior", typeof(Prior))]
+    [InlineData("Export-VaePlot", "Kind", typeof(PlotKind))]
     public void ValidateSet_values_are_the_core_enum_names(string cmdlet, string parameter, Type enumType)
     {
         var values = ValidateSet(Get(cmdlet).Parameter(parameter).Property);
@@ -171,7 +194,7 @@ public class CmdletMetadataTests
     public void Commands_that_write_files_support_WhatIf_and_the_others_do_not()
     {
         var should = All.Where(c => c.SupportsShouldProcess).Select(c => c.Name).Order().ToArray();
-        Assert.Equal(new[] { "Export-Vae", "Invoke-VaeTraining", "New-VaeSample" }, should);
+        Assert.Equal(new[] { "Export-Vae", "Export-VaePlot", "Invoke-VaeTraining", "New-VaeSample" }, should);
     }
 
     [Fact]
@@ -219,5 +242,31 @@ public class CmdletMetadataTests
         // The manifest version is the assembly version (Directory.Build.props), so build.ps1 and the dll agree.
         var version = Regex.Match(psd1, @"ModuleVersion\s*=\s*'([^']+)'").Groups[1].Value;
         Assert.Equal(Assembly.GetName().Version!.ToString(3), version);
+    }
+
+    [Fact]
+    public void New_VaeSample_has_the_prior_grid_and_interpolation_parameter_sets_with_Data_in_two()
+    {
+        var c = Get("New-VaeSample");
+        Assert.Equal(new[] { "Grid", "Interpolation" }, c.Parameters.Where(p => p.Name == "Data").Select(p => p.ParameterSet).Order().ToArray());
+        var attr = c.Type.GetCustomAttributesData().Single(a => a.AttributeType.FullName == Sma + "CmdletAttribute");
+        Assert.Equal("Prior", Named(attr, "DefaultParameterSetName"));
+        // Shared parameters are in every set.
+        foreach (var name in new[] { "Model", "Seed", "AsTensor", "OutFile", "Columns", "PassThru" })
+            Assert.Null(c.Parameter(name).ParameterSet);
+    }
+
+    [Fact]
+    public void The_numeric_ranges_of_the_toolkit_parameters_are_the_issue_s()
+    {
+        (double, double) Range(string cmdlet, string parameter)
+        {
+            var a = Attributes(Get(cmdlet).Parameter(parameter).Property, "ValidateRangeAttribute").Single();
+            return (Convert.ToDouble(a.ConstructorArguments[0].Value), Convert.ToDouble(a.ConstructorArguments[1].Value));
+        }
+        Assert.Equal((1, 5000), Range("Measure-ReconstructionError", "ImportanceSamples"));
+        Assert.Equal((1, 5000), Range("Invoke-VaeTraining", "Samples"));
+        Assert.Equal(5, (int)Get("New-Vae").Parameter("PriorSamples").Property.GetValue(new PowerShell.Commands.NewVaeCommand())!);
+        Assert.Equal(10, (int)Get("New-VaeSample").Parameter("Steps").Property.GetValue(new PowerShell.Commands.NewVaeSampleCommand())!);
     }
 }

@@ -1,0 +1,249 @@
+using System.Globalization;
+using VaeTools.Analysis;
+using VaeTools.Data;
+using VaeTools.Engine;
+using VaeTools.Imaging;
+using VaeTools.Model;
+
+namespace VaeTools.PowerShell.Logic;
+
+/// <summary>What Export-VaePlot draws.</summary>
+public enum PlotKind
+{
+    /// <summary>Latent means of -Data as a scatter plot coloured by label (z1, z2).</summary>
+    Latent,
+    /// <summary>Training and validation loss per epoch from the model's history.</summary>
+    LearningCurve,
+    /// <summary>Mean squared reconstruction error per label, with +- one standard deviation error bars.</summary>
+    ReconstructionError,
+    /// <summary>Images of -Data above their reconstructions.</summary>
+    Reconstruction,
+    /// <summary>Decoder means of prior samples, tiled.</summary>
+    Samples,
+}
+
+/// <summary>Parameters of Export-VaePlot.</summary>
+public sealed class PlotParameters
+{
+    public string Kind { get; set; } = nameof(PlotKind.Latent);
+    /// <summary>Resolved file-system path; its extension (.svg or .png) chooses the format.</summary>
+    public string Path { get; set; } = "";
+    public IDataset? Data { get; set; }
+    /// <summary>Latent: at most this many points (the first rows); Reconstruction: pairs (default 20); Samples: images (default 100).</summary>
+    public int? Count { get; set; }
+    /// <summary>Tiles per row of Reconstruction and Samples pictures (default 10).</summary>
+    public int? Columns { get; set; }
+    public double Temperature { get; set; } = 1;
+    /// <summary>Seed of prior samples and Bernoulli-sampled data; null: a fresh seed.</summary>
+    public ulong? Seed { get; set; }
+    /// <summary>Null: a title that says what is shown; "" for none.</summary>
+    public string? Title { get; set; }
+    public int Width { get; set; } = 800;
+    public int Height { get; set; } = 600;
+    public bool NoClobber { get; set; }
+    public bool PassThru { get; set; }
+}
+
+/// <summary>
+/// Export-VaePlot: draws one picture of a model (and data) and writes it atomically as SVG or PNG, chosen by the
+/// file extension. Plots are vector SVG or rendered PNG; image tiles are PNG, or an SVG holding that PNG.
+/// Inputs are checked before -WhatIf is asked, the work is done after it.
+/// </summary>
+public sealed class PlotLogic
+{
+    public const int DefaultReconstructions = 20, DefaultSamples = 100;
+
+    private readonly PlotParameters _p;
+
+    public PlotLogic(PlotParameters parameters) => _p = parameters;
+
+    public void Process(ICommandSink sink, VaeModel? model, CancellationToken cancellation)
+    {
+        try
+        {
+            var kind = EnumParameter.Parse<PlotKind>(_p.Kind, nameof(_p.Kind));
+            bool svg = FormatOf(_p.Path);
+            Check(kind, model);
+            if (_p.NoClobber && File.Exists(_p.Path))
+                throw Fail("PlotFileExists", ErrorKind.ResourceExists, _p.Path,
+                    new IOException($"'{_p.Path}' already exists and -NoClobber was given. Remove -NoClobber to overwrite it."));
+            if (!sink.ShouldProcess(_p.Path, $"Write a {kind} plot of {model} as {(svg ? "SVG" : "PNG")}")) return;
+
+            var random = new RandomSource(_p.Seed ?? (ulong)Random.Shared.NextInt64());
+            Action<Stream>? write = kind switch
+            {
+                PlotKind.Latent => Figure(Latent(sink, model!, random), svg),
+                PlotKind.LearningCurve => Figure(LearningCurve(model!), svg),
+                PlotKind.ReconstructionError => ReconstructionError(sink, model!, random, cancellation) is { } f ? Figure(f, svg) : null,
+                PlotKind.Reconstruction => Picture(ReconstructionPicture(model!, random), svg),
+                _ => Picture(SamplesPicture(model!, random), svg),
+            };
+            if (write is null) return; // stopped
+            WriteAtomically(_p.Path, write);
+            sink.WriteVerbose($"Wrote '{_p.Path}'.");
+            if (_p.PassThru) sink.WriteObject(new FileInfo(_p.Path));
+        }
+        catch (CommandException e) { sink.WriteError(e.Error); }
+        catch (OperationCanceledException) { }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            sink.WriteError(Errors.From(e, e is DirectoryNotFoundException ? "PlotFolderNotFound" : "PlotWriteFailed", _p.Path));
+        }
+        catch (ArgumentException e) { sink.WriteError(Errors.From(e, "InvalidPlotParameters", model)); }
+    }
+
+    /// <summary>True for .svg, false for .png; anything else is an InvalidArgument error.</summary>
+    public static bool FormatOf(string path)
+    {
+        string ext = System.IO.Path.GetExtension(path);
+        if (ext.Equals(".svg", StringComparison.OrdinalIgnoreCase)) return true;
+        if (ext.Equals(".png", StringComparison.OrdinalIgnoreCase)) return false;
+        throw Fail("UnsupportedPlotFormat", ErrorKind.InvalidArgument, path,
+            new ArgumentException($"-Path '{path}' ends in '{ext}'; the format comes from the extension, which must be .svg or .png.", "Path"));
+    }
+
+    /// <summary>What each kind needs: data, an encoder, a history, a latent space of at least 2 dimensions.</summary>
+    private void Check(PlotKind kind, VaeModel? model)
+    {
+        if (model is null)
+            throw Fail("MissingModel", ErrorKind.InvalidArgument, null, new ArgumentException("-Model is required.", "Model"));
+        bool needsData = kind is PlotKind.Latent or PlotKind.ReconstructionError or PlotKind.Reconstruction;
+        if (needsData && _p.Data is null)
+            throw Fail("MissingData", ErrorKind.InvalidArgument, model,
+                new ArgumentException($"-Kind {kind} needs -Data: the images to encode.", "Data"));
+        if (needsData && model.Config.DecoderOnly)
+            throw Fail("DecoderOnlyModel", ErrorKind.InvalidOperation, model,
+                new InvalidOperationException($"-Kind {kind} encodes images, but the model ({model.Config}) is decoder-only: it has no encoder."));
+        if (needsData && _p.Data!.Features != model.Config.InputDim)
+            throw Fail("WidthMismatch", ErrorKind.InvalidArgument, _p.Data,
+                new ShapeMismatchException($"The data ({_p.Data.Description}) has images of {_p.Data.Features} values, but the model ({model.Config}) takes {model.Config.InputDim}."));
+        if (kind == PlotKind.Latent && model.Config.LatentDim < 2)
+            throw Fail("LatentTooSmall", ErrorKind.InvalidArgument, model,
+                new ArgumentException($"-Kind Latent plots z1 against z2, but the model ({model.Config}) has a 1-D latent space.", "Kind"));
+        if (kind == PlotKind.LearningCurve && model.History.Count == 0)
+            throw Fail("ModelNotTrained", ErrorKind.InvalidOperation, model,
+                new InvalidOperationException($"The model ({model.Config}) has no training history to plot; train it with Invoke-VaeTraining first."));
+    }
+
+    private PlotOptions Options(string title, string? xLabel = null, string? yLabel = null) => new()
+    {
+        Title = _p.Title is null ? title : _p.Title.Length == 0 ? null : _p.Title,
+        XLabel = xLabel,
+        YLabel = yLabel,
+        Width = _p.Width,
+        Height = _p.Height,
+    };
+
+    private Figure Latent(ICommandSink sink, VaeModel model, RandomSource random)
+    {
+        var data = _p.Data!;
+        if (model.Config.LatentDim > 2)
+            sink.WriteWarning($"The model has {model.Config.LatentDim} latent dimensions; the plot shows the first two (z1, z2).");
+        IDataset shown = _p.Count is int c && c < data.Count ? RowSubset.Range(data, 0, c) : data;
+        var mean = model.Encode(shown, random: random).Mean; // [N x P]
+        var x = new float[mean.Rows];
+        var y = new float[mean.Rows];
+        var labels = new int[mean.Rows];
+        bool labelled = true;
+        for (int i = 0; i < mean.Rows; i++)
+        {
+            x[i] = mean[i, 0];
+            y[i] = mean[i, 1];
+            labels[i] = shown.GetLabel(i);
+            labelled &= labels[i] >= 0;
+        }
+        return LatentScatterPlot.Create(x, y, labelled ? labels : Array.Empty<int>(), Options($"Latent means of {shown.Count} images", "z1", "z2"));
+    }
+
+    private Figure LearningCurve(VaeModel model)
+    {
+        var train = model.History.Select(r => r.TrainLoss).ToArray();
+        var test = model.History.Select(r => r.TestLoss ?? double.NaN).ToArray();
+        bool anyTest = test.Any(double.IsFinite);
+        return LearningCurvePlot.Create(train, anyTest ? test : Array.Empty<double>(), Options("Loss per epoch", "epoch", "loss (nats per image)"));
+    }
+
+    private Figure? ReconstructionError(ICommandSink sink, VaeModel model, RandomSource random, CancellationToken cancellation)
+    {
+        var data = _p.Data!;
+        string activity = $"Reconstructing {data.Description}";
+        double[] errors;
+        try
+        {
+            errors = Reconstructions.SquaredErrors(model, data, random, progress: (done, total) =>
+                sink.WriteProgress(new ProgressReport(1, activity, $"{done} of {total} images", 100 * done / total)), cancellation: cancellation);
+        }
+        catch (OperationCanceledException) { return null; }
+        finally { sink.WriteProgress(new ProgressReport(1, activity, "Done", 100, Completed: true)); }
+
+        var groups = Enumerable.Range(0, errors.Length).GroupBy(i => data.GetLabel(i)).OrderBy(g => g.Key).ToList();
+        bool labelled = groups.All(g => g.Key >= 0);
+        if (!labelled) groups = Enumerable.Range(0, errors.Length).GroupBy(_ => -1).ToList();
+        var categories = groups.Select(g => g.Key < 0 ? "all" : g.Key.ToString(CultureInfo.InvariantCulture)).ToList();
+        var means = new double[groups.Count];
+        var stds = new double[groups.Count];
+        for (int k = 0; k < groups.Count; k++)
+        {
+            var v = groups[k].Select(i => errors[i]).ToArray();
+            means[k] = v.Average();
+            stds[k] = v.Length > 1 ? Math.Sqrt(v.Sum(e => (e - means[k]) * (e - means[k])) / (v.Length - 1)) : 0;
+        }
+        return BarChart.Create(categories, means, stds,
+            Options($"Reconstruction error of {data.Count} images", labelled ? "label" : "", "squared error per image"), legend: "mean ± std");
+    }
+
+    private PixelImage ReconstructionPicture(VaeModel model, RandomSource random)
+    {
+        var data = _p.Data!;
+        int count = Math.Min(_p.Count ?? DefaultReconstructions, data.Count);
+        var pairs = Reconstructions.Reconstruct(model, data, Enumerable.Range(0, count).ToArray(), random);
+        var (h, w) = ImageRecord.ShapeFor(model.Config.InputDim);
+        return ImageGrid.TilePairs(pairs.Originals.Span, pairs.Reconstructions.Span, h, w, new GridOptions { Columns = _p.Columns ?? 10 });
+    }
+
+    private PixelImage SamplesPicture(VaeModel model, RandomSource random)
+    {
+        var images = model.Sample(_p.Count ?? DefaultSamples, (float)_p.Temperature, random);
+        var (h, w) = ImageRecord.ShapeFor(model.Config.InputDim);
+        return ImageGrid.Tile(images, h, w, new GridOptions { Columns = _p.Columns ?? 10 });
+    }
+
+    private static Action<Stream> Figure(Figure figure, bool svg) => svg ? figure.WriteSvg : figure.WritePng;
+
+    /// <summary>A pixel picture as PNG, or as an SVG holding the PNG (pixelated, at its own size).</summary>
+    private static Action<Stream> Picture(PixelImage image, bool svg)
+    {
+        byte[] png = PngEncoder.Encode(image);
+        if (!svg) return s => s.Write(png);
+        string doc = string.Create(CultureInfo.InvariantCulture,
+            $"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{image.Width}\" height=\"{image.Height}\" viewBox=\"0 0 {image.Width} {image.Height}\">\n" +
+            $"  <image width=\"{image.Width}\" height=\"{image.Height}\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,{Convert.ToBase64String(png)}\"/>\n</svg>\n");
+        var bytes = new System.Text.UTF8Encoding(false).GetBytes(doc);
+        return s => s.Write(bytes);
+    }
+
+    /// <summary>Writes to a temporary file in the same folder and renames it over <paramref name="path"/>.</summary>
+    public static void WriteAtomically(string path, Action<Stream> write)
+    {
+        string full = System.IO.Path.GetFullPath(path);
+        string folder = System.IO.Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"Cannot write '{full}': folder '{folder}' does not exist.");
+        string temp = System.IO.Path.Combine(folder, $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+
+    private static CommandException Fail(string id, ErrorKind kind, object? target, Exception e) => new(new CommandError(id, kind, target, e));
+}
