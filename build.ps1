@@ -108,6 +108,11 @@ Set-Location '$demo'
 `$test | Get-VaeEncoding -Model `$vae | Select-Object Index, Label, Z1, Z2 | Export-Csv codes.csv
 `$vae | New-VaeSample -Count 100 -Seed 1 -OutFile samples.png
 `$vae | New-VaeSample -Count 100 -Seed 1 -MeanImage -OutFile samples-mean.png
+`$vae | Export-VaePlot Latent latent.svg -Data `$test
+`$vae | Export-VaePlot LearningCurve learning-curve.svg
+`$vae | Export-VaePlot ReconstructionError error-by-digit.svg -Data `$test
+`$vae | Export-VaePlot Reconstruction reconstructions.png -Data `$test -Count 20
+`$vae | New-VaeSample -Grid 20 -Data `$test -OutFile manifold.png
 `$vae | Export-Vae -Path mnist.safetensors
 Import-Vae mnist.safetensors | Invoke-VaeTraining -Data `$train -Epochs 1 | Export-Vae -Path mnist-6-epochs.safetensors
 Get-ChildItem | Format-Table Name, Length
