@@ -54,8 +54,7 @@ public abstract class Optimizer
         for (int i = 0; i < Parameters.Count; i++)
         {
             int n = Parameters[i].Value.Length;
-            int start = part == 0 ? 0 : (int)((long)n * part / parts) & ~15;
-            int end = part == parts - 1 ? n : (int)((long)n * (part + 1) / parts) & ~15;
+            var (start, end) = Partition.Range(n, part, parts);
             if (end > start) UpdateRange(i, start, end - start);
         }
     }

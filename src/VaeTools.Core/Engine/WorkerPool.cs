@@ -12,6 +12,22 @@ public interface IParallelTask
     void Execute(int part, int parts);
 }
 
+/// <summary>How a task splits a range of values over its parts.</summary>
+public static class Partition
+{
+    /// <summary>
+    /// Part <paramref name="part"/> of <paramref name="parts"/> of [0, <paramref name="length"/>): boundaries are
+    /// multiples of 16 (a vector's width, so no two parts share a cache line of floats); the last part takes the rest.
+    /// Empty (start == end) when the range is too short to give this part anything.
+    /// </summary>
+    public static (int Start, int End) Range(int length, int part, int parts)
+    {
+        int start = part == 0 ? 0 : (int)((long)length * part / parts) & ~15;
+        int end = part == parts - 1 ? length : (int)((long)length * (part + 1) / parts) & ~15;
+        return (start, Math.Max(start, end));
+    }
+}
+
 /// <summary>
 /// A small persistent thread pool for data-parallel work: <see cref="Run"/> executes parts
 /// 0..Threads-1 of a task, part 0 on the calling thread and the others on dedicated background

@@ -97,8 +97,7 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
             for (int i = 0; i < target.Count; i++)
             {
                 int n = target[i].Grad.Length;
-                int start = part == 0 ? 0 : (int)((long)n * part / parts) & ~15;
-                int end = part == parts - 1 ? n : (int)((long)n * (part + 1) / parts) & ~15;
+                var (start, end) = Partition.Range(n, part, parts);
                 if (end <= start) continue;
                 var sum = target[i].Grad.Span.Slice(start, end - start);
                 for (int r = 1; r < replicas.Length; r++)

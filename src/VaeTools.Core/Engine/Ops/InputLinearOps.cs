@@ -136,8 +136,7 @@ public sealed class InputLinearNode : Node, IParallelTask
     void IParallelTask.Execute(int part, int parts)
     {
         int outs = Cols;
-        int c0 = part == 0 ? 0 : (int)((long)outs * part / parts) & ~15;
-        int c1 = part == parts - 1 ? outs : (int)((long)outs * (part + 1) / parts) & ~15;
+        var (c0, c1) = Partition.Range(outs, part, parts);
         if (c1 <= c0) return;
         if (!_backward)
         {
