@@ -152,3 +152,38 @@ public class LikelihoodBoundTests(TrainedMnistModel trained, ITestOutputHelper o
         }
     }
 }
+
+/// <summary>The estimator's handling of data that changes each time it is read (dynamic binarization).</summary>
+public class LikelihoodEstimatorDataTests
+{
+    /// <summary>Returns the source's rows on the first read and their negatives (1 - x) on every later read.</summary>
+    private sealed class ChangesAfterFirstRead(IDataset source) : IDataset
+    {
+        private int _reads;
+        public int Count => source.Count;
+        public int Features => source.Features;
+        public string Description => "changes after the first read";
+        public int GetLabel(int index) => source.GetLabel(index);
+        public void CopyRows(ReadOnlySpan<int> indices, Span<float> destination, RandomSource? random)
+        {
+            source.CopyRows(indices, destination, random);
+            if (_reads++ > 0)
+                for (int i = 0; i < destination.Length; i++) destination[i] = 1 - destination[i];
+        }
+    }
+
+    [Fact]
+    public void Every_chunk_of_samples_sees_the_same_draw_of_each_image()
+    {
+        // With dynamic binarization every read of an image is a fresh draw; log p(x) is about one x, so all K
+        // samples of an image must be weighed against the same draw, however many chunks K is split into.
+        var model = new VaeModel(new VaeConfig { HiddenDims = new[] { 32 }, LatentDim = 3, Seed = 5 });
+        var images = Mnist.Test(4);
+        int samples = 3 * LikelihoodEstimator.MaxRowsPerChunk / images.Count; // three chunks
+        var fixedData = LikelihoodEstimator.Estimate(model, images, samples, new RandomSource(9));
+        var changing = LikelihoodEstimator.Estimate(model, new ChangesAfterFirstRead(images), samples, new RandomSource(9));
+        for (int i = 0; i < images.Count; i++)
+            Assert.True(Math.Abs(fixedData.PerImage[i] - changing.PerImage[i]) < 1e-9,
+                $"image {i}: {changing.PerImage[i]} from data re-read per chunk vs {fixedData.PerImage[i]} from fixed data.");
+    }
+}
