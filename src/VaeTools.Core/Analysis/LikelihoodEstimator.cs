@@ -46,6 +46,9 @@ public static class LikelihoodEstimator
 
         var perImage = new double[n];
         var rows = new int[batchSize];
+        // Each batch is read once and reused by every chunk: with dynamic binarization a second read would be a
+        // different draw of the images, and the chunks' weights would then belong to different x.
+        var images = new float[batchSize * data.Features];
         var max = new double[batchSize];
         var sum = new double[batchSize];
         for (int start = 0; start < n; start += batchSize)
@@ -54,12 +57,13 @@ public static class LikelihoodEstimator
             for (int i = 0; i < count; i++) rows[i] = start + i;
             Array.Fill(max, double.NegativeInfinity);
             Array.Clear(sum);
+            data.CopyRows(rows.AsSpan(0, count), images.AsSpan(0, count * data.Features), random);
             for (int done = 0; done < samples; done += chunk)
             {
                 cancellation.ThrowIfCancellationRequested();
                 var g = samples - done >= chunk ? lossGraph : lastGraph!;
                 int k = Math.Min(chunk, samples - done);
-                data.CopyRows(rows.AsSpan(0, count), g.Data.SetRows(count).Span, random);
+                images.AsSpan(0, count * data.Features).CopyTo(g.Data.SetRows(count).Span);
                 g.Graph.Forward(g.LogWeights!);
                 Accumulate(g.LogWeights!.Value, count, k, model.Config.DecoderOnly, max, sum);
             }

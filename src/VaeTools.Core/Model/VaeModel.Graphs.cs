@@ -200,13 +200,16 @@ public sealed partial class VaeModel
             // (x^2) . e^{-v_k} - 2 x . (m_k e^{-v_k}) + rowsum(m^2 e^{-v})_k + rowsum(v)_k
             var v = head.LogVariance!;
             var m = head.Mean;
+            // A shared (or unit) variance is a parameter or constant, whose [1 x 1] shape is known while building;
+            // other nodes have no shape until the first forward pass, so decide once, from v.
+            bool shared = v.Rows == 1 && v.Cols == 1;
             Node inv = g.Exp(g.Negate(v));
-            if (v.Rows == 1 && v.Cols == 1) inv = g.Multiply(g.Constant("ones", k, d, 1f), inv); // broadcast a shared variance to [K x D]
-            var vSum = v.Rows == 1 && v.Cols == 1 ? g.Scale(v, d) : g.Sum(v, Axis.Columns);       // [1x1] or [K x 1]
+            if (shared) inv = g.Multiply(g.Constant("ones", k, d, 1f), inv); // broadcast a shared variance to [K x D]
+            var vSum = shared ? g.Scale(v, d) : g.Sum(v, Axis.Columns);       // [1x1] or [K x 1]
             var quad = g.Add(
                 g.Subtract(g.MatMul(g.Square(x), inv, transposeB: true), g.Scale(g.MatMul(x, g.Multiply(m, inv), transposeB: true), 2f)),
                 g.Reshape(g.Sum(g.Multiply(g.Square(m), inv), Axis.Columns), 1, k));
-            var perK = vSum.Rows == 1 ? vSum : g.Reshape(vSum, 1, k);
+            var perK = shared ? vSum : g.Reshape(vSum, 1, k);
             pairwise = g.AddScalar(g.Scale(g.Add(quad, perK), -0.5f), (float)(-0.5 * d * GaussianLogDensityNode.Log2Pi));
         }
         var logPx = g.AddScalar(g.LogSumExp(pairwise, Axis.Columns), -(float)Math.Log(k)); // [B x 1]
