@@ -126,7 +126,7 @@ public sealed class RandomSource
     {
         for (int i = 0; i < values.Length; i++)
         {
-            double u = NextDouble() - 0.5;
+            double u = ((NextUInt64() >> 11) + 0.5) * (1.0 / (1UL << 53)) - 0.5; // in (-1/2, 1/2): |u| = 1/2 would give -inf
             values[i] = (float)(-tau * Math.Sign(u) * Math.Log(1 - 2 * Math.Abs(u)));
         }
     }
