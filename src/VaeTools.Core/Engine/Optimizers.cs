@@ -37,8 +37,15 @@ public abstract class Optimizer
     {
         StepCount++;
         BeginStep();
-        if (Pool.Threads == 1) Update(0, 1);
-        else Pool.Run(_parallel ??= new ParallelUpdate(this));
+        try
+        {
+            if (Pool.Threads == 1) Update(0, 1);
+            else Pool.Run(_parallel ??= new ParallelUpdate(this));
+        }
+        finally
+        {
+            _addedCount = 0; // added gradients apply to one step only
+        }
     }
 
     private ParallelUpdate? _parallel;
@@ -48,6 +55,34 @@ public abstract class Optimizer
         public void Execute(int part, int parts) => owner.Update(part, parts);
     }
 
+    private Tensor[][]? _addedGradients;
+    private int _addedCount;
+
+    /// <summary>
+    /// Gradients to add into each parameter's Grad before the next <see cref="Step"/> uses it: <paramref name="sources"/>[s][i]
+    /// is source s's gradient of parameter i, and the first <paramref name="count"/> sources are added in order.
+    /// Data-parallel training hands over its other replicas' gradients here, so the sum is made chunk by chunk
+    /// just before the update reads it (while it is in cache) instead of in a pass of its own.
+    /// </summary>
+    public void AddGradientsOnNextStep(Tensor[][] sources, int count)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        if (count < 0 || count > sources.Length) throw new ArgumentOutOfRangeException(nameof(count), count, $"Between 0 and {sources.Length} sources.");
+        for (int s = 0; s < count; s++)
+        {
+            if (sources[s].Length != Parameters.Count)
+                throw new ArgumentException($"Gradient source {s} has {sources[s].Length} tensors for {Parameters.Count} parameters.", nameof(sources));
+            for (int i = 0; i < Parameters.Count; i++)
+                if (sources[s][i].Length != Parameters[i].Grad.Length)
+                    throw new ShapeMismatchException($"Gradient source {s} for {Parameters[i].Name} is {sources[s][i].Shape}; the parameter is {Parameters[i].Value.Shape}.");
+        }
+        _addedGradients = sources;
+        _addedCount = count;
+    }
+
+    /// <summary>Values summed then updated at a time: small enough to stay in L1 between the two.</summary>
+    private const int Chunk = 4096;
+
     /// <summary>Updates this part's share of every parameter (chunks aligned to 16 values).</summary>
     private void Update(int part, int parts)
     {
@@ -55,7 +90,17 @@ public abstract class Optimizer
         {
             int n = Parameters[i].Value.Length;
             var (start, end) = Partition.Range(n, part, parts);
-            if (end > start) UpdateRange(i, start, end - start);
+            for (int c = start; c < end; c += Chunk)
+            {
+                int count = Math.Min(Chunk, end - c);
+                if (_addedCount > 0)
+                {
+                    var g = Parameters[i].Grad.Span.Slice(c, count);
+                    for (int s = 0; s < _addedCount; s++)
+                        System.Numerics.Tensors.TensorPrimitives.Add(g, _addedGradients![s][i].Span.Slice(c, count), g);
+                }
+                UpdateRange(i, c, count);
+            }
         }
     }
 

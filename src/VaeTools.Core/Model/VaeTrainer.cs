@@ -22,7 +22,7 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
     private readonly WorkerPool _pool;
     private readonly Replica[] _replicas;
     private readonly RandomSource _shuffleRandom, _evalRandom;
-    private readonly GradientSum _gradientSum;
+    private readonly Tensor[][] _otherGradients; // replicas 1..T-1 that had rows this step, for the optimiser to add
     private IDataset? _stepData;
     private int[]? _stepRows;
     private int _stepStart, _stepCount;
@@ -51,7 +51,7 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         for (int t = 0; t < _replicas.Length; t++)
             _replicas[t] = new Replica(model, options, root.Split(), root.Split(), sharesModelGradients: t == 0,
                 _replicas.Length == 1 ? _pool : WorkerPool.Single);
-        _gradientSum = new GradientSum(model.Parameters, _replicas);
+        _otherGradients = new Tensor[Math.Max(0, _replicas.Length - 1)][];
         Optimizer = Engine.Optimizer.Create(options.Optimizer, model.Parameters, options.LearningRate);
         Optimizer.Pool = _pool;
         if (resume is not null) Resume(resume);
@@ -82,29 +82,14 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
 
         public LossGraph Graph { get; }
         public Parameter[] Parameters { get; }
+        /// <summary>This replica's gradient of each model parameter, in the model's parameter order.</summary>
+        public Tensor[] Gradients => _gradients ??= Parameters.Select(p => p.Grad).ToArray();
+        private Tensor[]? _gradients;
         public RandomSource Noise { get; }
         public RandomSource Data { get; }
         /// <summary>Rows of the current step (0 when the batch had fewer rows than threads).</summary>
         public int Rows { get; set; }
         public double Loss { get; set; }
-    }
-
-    /// <summary>Adds replicas 1..T-1's gradients into the model's (replica 0's), in that order, split over the pool.</summary>
-    private sealed class GradientSum(IReadOnlyList<Parameter> target, Replica[] replicas) : IParallelTask
-    {
-        public void Execute(int part, int parts)
-        {
-            for (int i = 0; i < target.Count; i++)
-            {
-                int n = target[i].Grad.Length;
-                var (start, end) = Partition.Range(n, part, parts);
-                if (end <= start) continue;
-                var sum = target[i].Grad.Span.Slice(start, end - start);
-                for (int r = 1; r < replicas.Length; r++)
-                    if (replicas[r].Rows > 0)
-                        System.Numerics.Tensors.TensorPrimitives.Add(sum, replicas[r].Parameters[i].Grad.Span.Slice(start, end - start), sum);
-            }
-        }
     }
 
     /// <summary>Trains for Options.Epochs epochs; see the class summary for cancellation and divergence.</summary>
@@ -232,7 +217,11 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
             if (r.Graph.Kl is not null) kl += SumPerImage(r.Graph, r.Graph.Kl);
         }
         if (!double.IsFinite(loss)) return (loss, 0, 0);
-        if (_replicas.Length > 1) _pool.Run(_gradientSum);
+        // Replica 0 wrote into the model's gradients; the others' are added by the optimiser, in replica order.
+        int others = 0;
+        for (int t = 1; t < _replicas.Length; t++)
+            if (_replicas[t].Rows > 0) _otherGradients[others++] = _replicas[t].Gradients;
+        Optimizer.AddGradientsOnNextStep(_otherGradients, others);
         Optimizer.Step();
         return (loss, rec, kl);
     }

@@ -169,6 +169,40 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void AddedGradients_EqualSummingFirst_AndApplyToOneStepOnly()
+    {
+        float[] Run(bool added)
+        {
+            var p = new Parameter("p", new Tensor(1, 10000));
+            var rng = new RandomSource(8);
+            rng.FillNormal(p.Value.Span);
+            var extra = new[] { new[] { new Tensor(1, 10000) }, new[] { new Tensor(1, 10000) } };
+            var opt = new AdamOptimizer(new[] { p }, 0.01f);
+            using var pool = new WorkerPool(2);
+            opt.Pool = pool;
+            for (int t = 0; t < 3; t++)
+            {
+                rng.FillNormal(p.Grad.Span);
+                rng.FillNormal(extra[0][0].Span);
+                rng.FillNormal(extra[1][0].Span);
+                if (added) opt.AddGradientsOnNextStep(extra, 2);
+                else
+                {
+                    System.Numerics.Tensors.TensorPrimitives.Add(p.Grad.Span, extra[0][0].Span, p.Grad.Span);
+                    System.Numerics.Tensors.TensorPrimitives.Add(p.Grad.Span, extra[1][0].Span, p.Grad.Span);
+                }
+                opt.Step();
+            }
+            var before = p.Value.ToArray();
+            p.Grad.Clear();
+            opt.Step(); // nothing added this time: with a zero gradient only the moments move p
+            Assert.NotEqual(before, p.Value.ToArray());
+            return p.Value.ToArray();
+        }
+        Assert.Equal(Run(false), Run(true));
+    }
+
+    [Fact]
     public void BadSettings_AreRejectedByName()
     {
         var p = new Parameter("p", new Tensor(1, 3));
