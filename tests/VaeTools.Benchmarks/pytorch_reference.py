@@ -29,7 +29,8 @@ compared with PyTorch at its best rather than with DataLoader overhead.
 Threads: --threads N calls torch.set_num_threads(N) and, because Debian's torch runs its GEMMs
 in the system OpenBLAS (which keeps its own pthread pool and ignores torch's setting), also
 openblas_set_num_threads(N) (--blas-threads M overrides the OpenBLAS count). Without them both
-keep their defaults. OpenBLAS kernels: see configure_openblas_coretype (--openblas-coretype).
+keep their defaults. OpenBLAS kernels and OpenMP waiting: see configure_native_libraries (--openblas-coretype,
+--omp-wait-policy): by default AVX-512 OpenBLAS kernels and passive OpenMP waiting.
 
 stdout: one JSON object per line per epoch
     {"impl":"pytorch","epoch":1,"train_loss":..,"test_loss":..,"epoch_seconds":..,"test_seconds":..,
@@ -66,40 +67,54 @@ def cpu_flags():
     return set()
 
 
-def configure_openblas_coretype(argv):
-    """Choose OpenBLAS's kernels; must run BEFORE numpy/torch load OpenBLAS (it reads the
-    environment once, when the library loads).
+def configure_native_libraries(argv):
+    """Set the environment read once by OpenBLAS and libgomp when they load, so this must run
+    BEFORE numpy/torch are imported. Returns (forced OpenBLAS core type or None, OMP_WAIT_POLICY).
 
-    Why: Debian's OpenBLAS 0.3.21 does not know newer Xeons (e.g. family 6 model 207, Emerald
-    Rapids) and silently falls back to its "Prescott" SSE3 kernels, which run sgemm 6-9x slower
-    than its AVX-512 ("SkylakeX") kernels on this machine. A benchmark against that would not
-    be fair to PyTorch. --openblas-coretype auto (default) keeps OPENBLAS_CORETYPE if the caller
-    set it, otherwise picks SkylakeX on CPUs with AVX-512 (F/CD/BW/DQ/VL) and Haswell on CPUs with
-    AVX2+FMA; "system" leaves OpenBLAS's own detection alone; any other value is passed as is.
-    Returns the forced core type, or None.
+    OpenBLAS kernels: Debian's OpenBLAS 0.3.21 does not know newer Xeons (e.g. family 6 model
+    207, Emerald Rapids) and silently falls back to its "Prescott" SSE3 kernels, which run sgemm
+    6-9x slower than its AVX-512 ("SkylakeX") kernels on such a CPU (fixed upstream in 0.3.25,
+    OpenBLAS PR #4268). A benchmark against that would not be fair to PyTorch.
+    --openblas-coretype auto (default) keeps OPENBLAS_CORETYPE if the caller set it, otherwise
+    picks SkylakeX on CPUs with AVX-512 (F/CD/BW/DQ/VL) and Haswell on CPUs with AVX2+FMA;
+    "system" leaves OpenBLAS's own detection alone; any other value is passed as is.
+
+    OpenMP waiting: with torch.set_num_threads(2) on a 2-core machine that other processes also
+    use, libgomp's default spin-waiting made epochs 10-15x slower than one thread; passive
+    waiting removes that. --omp-wait-policy passive (default) sets OMP_WAIT_POLICY=PASSIVE unless
+    the caller set it; "system" leaves it alone; "active" forces spinning.
     """
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--openblas-coretype", default="auto")
-    choice = pre.parse_known_args(argv)[0].openblas_coretype
+    pre.add_argument("--omp-wait-policy", default="passive")
+    known = pre.parse_known_args(argv)[0]
+
+    if known.omp_wait_policy in ("passive", "active"):
+        if known.omp_wait_policy == "active" or not os.environ.get("OMP_WAIT_POLICY"):
+            os.environ["OMP_WAIT_POLICY"] = known.omp_wait_policy.upper()
+    wait_policy = os.environ.get("OMP_WAIT_POLICY", "libgomp default")
+
+    choice = known.openblas_coretype
     if choice == "system":
-        return None
+        return None, wait_policy
     if choice == "auto":
         if os.environ.get("OPENBLAS_CORETYPE"):
-            return os.environ["OPENBLAS_CORETYPE"]
+            return os.environ["OPENBLAS_CORETYPE"], wait_policy
         flags = cpu_flags()
         if AVX512_FLAGS <= flags:
             choice = "SkylakeX"
         elif {"avx2", "fma"} <= flags:
             choice = "Haswell"
         else:
-            return None
+            return None, wait_policy
     os.environ["OPENBLAS_CORETYPE"] = choice
-    return choice
+    return choice, wait_policy
 
 
-FORCED_OPENBLAS_CORETYPE = configure_openblas_coretype(sys.argv[1:]) if __name__ == "__main__" else None
+if __name__ == "__main__":
+    configure_native_libraries(sys.argv[1:])
 
-import numpy as np  # noqa: E402  (after configure_openblas_coretype on purpose)
+import numpy as np  # noqa: E402  (after configure_native_libraries on purpose)
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
@@ -279,7 +294,10 @@ def parse_args(argv=None):
     p.add_argument("--blas-threads", type=int, default=None,
                    help="OpenBLAS threads if they should differ from --threads")
     p.add_argument("--openblas-coretype", default="auto",
-                   help="auto (default), system, or an OpenBLAS core name such as SkylakeX; see the docstring")
+                   help="auto (default), system, or an OpenBLAS core name such as SkylakeX; "
+                        "see configure_native_libraries")
+    p.add_argument("--omp-wait-policy", default="passive", choices=("passive", "active", "system"),
+                   help="OpenMP waiting of torch's intra-op threads; see configure_native_libraries")
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     args = p.parse_args(argv)
     for name in ("epochs", "batch_size", "hidden", "latent"):
@@ -323,6 +341,7 @@ def main(argv=None):
     log(f"torch {torch.__version__}, torch threads {torch.get_num_threads()}, "
         f"OpenBLAS threads {blas_threads}, OpenBLAS core {blas_core} "
         f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}), "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, "
         f"OpenBLAS config {blas.openblas_get_config().decode() if blas is not None else 'not loaded'}, "
         f"BLAS libraries mapped: {', '.join(loaded_blas_libraries()) or 'none'}; "
         f"train {tuple(train.shape)}, test {tuple(test.shape)}")
@@ -348,6 +367,7 @@ def main(argv=None):
           "threads": torch.get_num_threads(),
           "blas_threads": blas_threads,
           "blas_core": blas_core,
+          "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
           "min_epoch_seconds": min(epoch_seconds),
           "torch_version": torch.__version__,
           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
