@@ -5,14 +5,11 @@ using VaeTools.Model;
 namespace VaeTools.Analysis;
 
 /// <summary>How much each latent dimension is used (spec: posterior collapse).</summary>
-public sealed record LatentUsage(
-    /// <summary>Mean over images of KL(q(z_d | x) || N(0, 1)) per dimension d, in nats.</summary>
-    double[] KlPerDimension,
-    /// <summary>Variance over images of E_q[z_d] = mu_d(x) per dimension.</summary>
-    double[] MeanVariance,
-    /// <summary>Dimensions whose posterior-mean variance exceeds the threshold.</summary>
-    int ActiveUnits,
-    double Threshold)
+/// <param name="KlPerDimension">Mean over images of KL(q(z_d | x) || N(0, 1)) per dimension d, in nats.</param>
+/// <param name="MeanVariance">Variance over images of E_q[z_d] = mu_d(x) per dimension.</param>
+/// <param name="ActiveUnits">Dimensions whose posterior-mean variance exceeds the threshold.</param>
+/// <param name="Threshold">The activity threshold used.</param>
+public sealed record LatentUsage(double[] KlPerDimension, double[] MeanVariance, int ActiveUnits, double Threshold)
 {
     public double TotalKl => KlPerDimension.Sum();
 }

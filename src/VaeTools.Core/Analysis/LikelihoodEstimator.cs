@@ -5,13 +5,12 @@ using VaeTools.Model;
 namespace VaeTools.Analysis;
 
 /// <summary>An estimate of the mean log p(x) over a data set, in nats per image.</summary>
-public sealed record LikelihoodEstimate(
-    double MeanLogLikelihood,
-    /// <summary>Standard error of the mean over images (std of the per-image estimates / sqrt(N)).</summary>
-    double StandardError,
-    int Count,
-    int Samples,
-    double[] PerImage);
+/// <param name="MeanLogLikelihood">Mean over images of the per-image estimate.</param>
+/// <param name="StandardError">Standard error of the mean over images (std of the per-image estimates / sqrt(N)).</param>
+/// <param name="Count">Images.</param>
+/// <param name="Samples">Importance samples per image (K).</param>
+/// <param name="PerImage">Each image's estimate.</param>
+public sealed record LikelihoodEstimate(double MeanLogLikelihood, double StandardError, int Count, int Samples, double[] PerImage);
 
 /// <summary>
 /// log p(x) by importance sampling: log (1/K) sum_k p(x, z_k) / q(z_k | x), z_k ~ q(z | x) — the IWAE

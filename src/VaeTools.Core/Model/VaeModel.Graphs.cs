@@ -133,6 +133,10 @@ public sealed partial class VaeModel
     /// IWAE: -mean over images of log 1/K sum_k exp(log p(x|z_k) + log p(z_k) - log q(z_k|x)).
     /// Decoder-only models: -mean log 1/K sum_k p(x | z_k), z_k ~ p(z) shared by the batch.
     /// </summary>
+    /// <param name="objective">ELBO (with beta) or the importance-weighted bound.</param>
+    /// <param name="samples">K: samples of z per image.</param>
+    /// <param name="pool">Threads for the graph's matrix products.</param>
+    /// <param name="random">The source the graph's noise draws from.</param>
     /// <param name="substitutes">Stand-ins for this model's parameters (see <see cref="Graph.Substitutes"/>), for data-parallel replicas.</param>
     public LossGraph BuildLossGraph(Objective objective = Objective.Elbo, int samples = 1, WorkerPool? pool = null, RandomSource? random = null,
         IReadOnlyDictionary<Parameter, Parameter>? substitutes = null)

@@ -74,5 +74,5 @@ public sealed class ExportVaePlotCommand : VaeCmdlet
         Height = Height,
         NoClobber = NoClobber,
         PassThru = PassThru,
-    }).Process(this, Model, Stopping));
+    }).Process(this, Model, StopToken));
 }

@@ -54,5 +54,5 @@ public sealed class GetMnistDataCommand : VaeCmdlet
         NoDownload = NoDownload,
         AsImage = AsImage,
         Seed = IsBound(nameof(Seed)) ? Seed : null,
-    }).Process(this, Stopping));
+    }).Process(this, StopToken));
 }

@@ -40,7 +40,7 @@ public sealed class GetVaeEncodingCommand : VaeCmdlet
 
     protected override void ProcessRecord() => Run(() =>
     {
-        if (Data is not null) _logic!.ProcessData(this, Data, Stopping);
+        if (Data is not null) _logic!.ProcessData(this, Data, StopToken);
         foreach (var image in Image ?? Array.Empty<ImageRecord>()) _logic!.ProcessImage(this, image);
     });
 

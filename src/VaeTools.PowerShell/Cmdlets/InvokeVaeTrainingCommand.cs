@@ -86,5 +86,5 @@ public sealed class InvokeVaeTrainingCommand : VaeCmdlet
         _logic.BuildOptions(); // fail early on bad combinations
     });
 
-    protected override void ProcessRecord() => Run(() => _logic!.Process(this, Model, Data, Stopping));
+    protected override void ProcessRecord() => Run(() => _logic!.Process(this, Model, Data, StopToken));
 }

@@ -36,5 +36,5 @@ public sealed class MeasureReconstructionErrorCommand : VaeCmdlet
             ByClass = ByClass,
             Seed = Seed,
             ImportanceSamples = ImportanceSamples,
-        }).Process(this, Model, Data, Stopping));
+        }).Process(this, Model, Data, StopToken));
 }

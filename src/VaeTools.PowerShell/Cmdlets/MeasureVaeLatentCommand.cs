@@ -24,5 +24,5 @@ public sealed class MeasureVaeLatentCommand : VaeCmdlet
     public ulong Seed { get; set; }
 
     protected override void ProcessRecord() => Run(() =>
-        new LatentLogic(new LatentParameters { Threshold = Threshold, Seed = IsBound(nameof(Seed)) ? Seed : null }).Process(this, Model, Data, Stopping));
+        new LatentLogic(new LatentParameters { Threshold = Threshold, Seed = IsBound(nameof(Seed)) ? Seed : null }).Process(this, Model, Data, StopToken));
 }

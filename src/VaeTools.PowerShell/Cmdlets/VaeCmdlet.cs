@@ -12,7 +12,7 @@ public abstract class VaeCmdlet : PSCmdlet, ICommandSink, IDisposable
     private readonly CancellationTokenSource _stop = new();
 
     /// <summary>Cancelled when the user presses Ctrl+C (StopProcessing).</summary>
-    protected CancellationToken Stopping => _stop.Token;
+    protected CancellationToken StopToken => _stop.Token;
 
     protected override void StopProcessing() => _stop.Cancel();
 

@@ -30,6 +30,7 @@ public sealed class MeasureLogic
     private readonly MeasureParameters _p;
     private readonly Func<TimeSpan>? _clock;
 
+    /// <param name="parameters">What to measure.</param>
     /// <param name="clock">Time source of the progress throttle (tests step it); default a stopwatch.</param>
     public MeasureLogic(MeasureParameters parameters, Func<TimeSpan>? clock = null)
     {
@@ -97,9 +98,9 @@ public sealed class MeasureLogic
             results[0] = WithLikelihood(results[0], estimate.PerImage, k);
             if (_p.ByClass)
             {
-                var byLabel = Enumerable.Range(0, data.Count).GroupBy(data.GetLabel).ToDictionary(g => g.Key < 0 ? (int?)null : g.Key, g => g.Select(i => estimate.PerImage[i]).ToArray());
+                var byLabel = Enumerable.Range(0, data.Count).GroupBy(data.GetLabel).ToDictionary(g => g.Key, g => g.Select(i => estimate.PerImage[i]).ToArray()); // key -1: unlabelled
                 for (int i = 1; i < results.Count; i++)
-                    if (byLabel.TryGetValue(results[i].Label, out var values)) results[i] = WithLikelihood(results[i], values, k);
+                    if (byLabel.TryGetValue(results[i].Label ?? -1, out var values)) results[i] = WithLikelihood(results[i], values, k);
             }
             sink.WriteVerbose(FormattableString.Invariant($"log p(x) ~ {estimate.MeanLogLikelihood:0.00} +- {estimate.StandardError:0.00} nats ({k} importance samples, {data.Count} images)."));
         }
