@@ -1,3 +1,4 @@
+using VaeTools.IO;
 using System.Text;
 
 namespace VaeTools.Imaging;

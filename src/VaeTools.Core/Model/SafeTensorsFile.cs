@@ -68,32 +68,7 @@ public static class SafeTensorsFile
     /// disk and renames it over <paramref name="path"/>; on any failure deletes the temporary file and rethrows.
     /// Internal so tests can inject a failure half-way through the bytes.
     /// </summary>
-    internal static void WriteAtomic(string path, Action<Stream> writeContent)
-    {
-        string fullPath = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(fullPath)
-            ?? throw new ArgumentException($"Cannot write '{path}': it names no file.", nameof(path));
-        if (!Directory.Exists(directory))
-            throw new DirectoryNotFoundException($"Cannot write '{path}': the directory '{directory}' does not exist.");
-        if (Directory.Exists(fullPath))
-            throw new IOException($"Cannot write '{path}': it is a directory.");
-
-        string temp = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                writeContent(file);
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temp, fullPath, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
-    }
+    internal static void WriteAtomic(string path, Action<Stream> writeContent) => IO.AtomicFile.Write(path, writeContent);
 
     /// <summary>The JSON header, space-padded to a multiple of 8 bytes so that the data section is 8-byte aligned.</summary>
     private static byte[] BuildHeader(IReadOnlyList<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata)

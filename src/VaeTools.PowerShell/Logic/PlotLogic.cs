@@ -79,7 +79,7 @@ public sealed class PlotLogic
                 _ => Picture(SamplesPicture(model!, random), svg),
             };
             if (write is null) return; // stopped
-            WriteAtomically(_p.Path, write);
+            VaeTools.IO.AtomicFile.Write(_p.Path, write);
             sink.WriteVerbose($"Wrote '{_p.Path}'.");
             if (_p.PassThru) sink.WriteObject(new FileInfo(_p.Path));
         }
@@ -220,29 +220,6 @@ public sealed class PlotLogic
             $"  <image width=\"{image.Width}\" height=\"{image.Height}\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,{Convert.ToBase64String(png)}\"/>\n</svg>\n");
         var bytes = new System.Text.UTF8Encoding(false).GetBytes(doc);
         return s => s.Write(bytes);
-    }
-
-    /// <summary>Writes to a temporary file in the same folder and renames it over <paramref name="path"/>.</summary>
-    public static void WriteAtomically(string path, Action<Stream> write)
-    {
-        string full = System.IO.Path.GetFullPath(path);
-        string folder = System.IO.Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"Cannot write '{full}': folder '{folder}' does not exist.");
-        string temp = System.IO.Path.Combine(folder, $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                write(stream);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
     }
 
     private static CommandException Fail(string id, ErrorKind kind, object? target, Exception e) => new(new CommandError(id, kind, target, e));
