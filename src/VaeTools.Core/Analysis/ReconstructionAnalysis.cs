@@ -31,6 +31,15 @@ public sealed record ReconstructionMetrics
 
     /// <summary>Mean ELBO = log p(x | z) - KL with one z ~ q(z|x) per image (beta = 1); higher is better.</summary>
     public double Elbo { get; init; }
+
+    /// <summary>Mean importance-sampled log p(x) (the bound L_K, <see cref="LikelihoodEstimator"/>) in nats; null unless requested.</summary>
+    public double? LogLikelihood { get; init; }
+
+    /// <summary>Standard error of <see cref="LogLikelihood"/> over images; null unless requested.</summary>
+    public double? LogLikelihoodStandardError { get; init; }
+
+    /// <summary>K, the importance samples per image behind <see cref="LogLikelihood"/>; null unless requested.</summary>
+    public int? ImportanceSamples { get; init; }
 }
 
 /// <summary>

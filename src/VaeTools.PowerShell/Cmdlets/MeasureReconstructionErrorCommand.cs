@@ -11,7 +11,7 @@ namespace VaeTools.PowerShell.Commands;
 /// -ImportanceSamples K, the importance-sampled log-likelihood with its standard error.
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Measure, "ReconstructionError")]
-[OutputType(typeof(ReconstructionResult))]
+[OutputType(typeof(ReconstructionMetrics))]
 public sealed class MeasureReconstructionErrorCommand : VaeCmdlet
 {
     [Parameter(Mandatory = true, ValueFromPipeline = true)]

@@ -71,7 +71,7 @@ public sealed class MeasureLogic
         catch (OperationCanceledException) { return; }
         finally { sink.WriteProgress(new ProgressReport(ReconstructionActivity, activity, "Done", 100, Completed: true)); }
 
-        var results = metrics.Select(ReconstructionResult.From).ToList();
+        var results = metrics.ToList();
         if (_p.ImportanceSamples is int k)
         {
             LikelihoodEstimate estimate;
@@ -109,7 +109,7 @@ public sealed class MeasureLogic
     }
 
     /// <summary><paramref name="r"/> with the mean and standard error of the per-image estimates <paramref name="values"/>.</summary>
-    private static ReconstructionResult WithLikelihood(ReconstructionResult r, double[] values, int k)
+    private static ReconstructionMetrics WithLikelihood(ReconstructionMetrics r, double[] values, int k)
     {
         double mean = values.Average();
         double variance = values.Length > 1 ? values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1) : 0;

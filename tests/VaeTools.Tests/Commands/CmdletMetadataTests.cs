@@ -67,7 +67,7 @@ public class CmdletMetadataTests
         Assert.Equal(new[] { typeof(VaeModel) }, OutputTypes("Import-Vae"));
         Assert.Equal(new[] { typeof(PowerShell.LatentCode), typeof(Tensor) }, OutputTypes("Get-VaeEncoding"));
         Assert.Equal(new[] { typeof(PowerShell.ImageRecord), typeof(Tensor) }, OutputTypes("New-VaeSample"));
-        Assert.Equal(new[] { typeof(PowerShell.ReconstructionResult) }, OutputTypes("Measure-ReconstructionError"));
+        Assert.Equal(new[] { typeof(VaeTools.Analysis.ReconstructionMetrics) }, OutputTypes("Measure-ReconstructionError"));
         Assert.Equal(new[] { typeof(FileInfo) }, OutputTypes("Export-Vae"));
         Assert.Equal(new[] { typeof(TensorDataset) }, OutputTypes("Get-VaeToyData"));
         Assert.Equal(new[] { typeof(PowerShell.LatentDimension) }, OutputTypes("Measure-VaeLatent"));

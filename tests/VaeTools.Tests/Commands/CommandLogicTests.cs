@@ -295,7 +295,7 @@ public sealed class CommandLogicTests : IDisposable
     {
         var sink = new RecordingSink();
         new MeasureLogic(new MeasureParameters { ByClass = true }).Process(sink, new VaeModel(Config), Data, CancellationToken.None);
-        var results = sink.Output.Cast<ReconstructionResult>().ToList();
+        var results = sink.Output.Cast<ReconstructionMetrics>().ToList();
         Assert.Equal(Enumerable.Range(0, 10).Select(i => (int?)i), results.Select(r => r.Label));
         Assert.Equal(30, results.Sum(r => r.Count));
     }

@@ -97,8 +97,10 @@ public class ModuleFilesTests
             int headers = view.Descendants("TableColumnHeader").Count(), items = view.Descendants("TableColumnItem").Count();
             Assert.Equal(headers, items);
         }
-        // Every object type the cmdlets emit has a view.
-        var viewed = views.Select(v => v.Element("ViewSelectedBy")!.Element("TypeName")!.Value).ToHashSet();
+        // Every object type the cmdlets emit has a view, and only one (a second would never be used).
+        var selected = views.Select(v => v.Element("ViewSelectedBy")!.Element("TypeName")!.Value).ToList();
+        Assert.Equal(selected.Distinct().Count(), selected.Count);
+        var viewed = selected.ToHashSet();
         foreach (var c in All)
             foreach (var t in ((IEnumerable<System.Reflection.CustomAttributeTypedArgument>)Attributes(c.Type, "OutputTypeAttribute").Single().ConstructorArguments[0].Value!).Select(a => (Type)a.Value!))
                 if (t != typeof(FileInfo)) Assert.Contains(t.FullName!, viewed);

@@ -75,7 +75,7 @@ public sealed class PipelineTests : IDisposable
         // $vae | Measure-ReconstructionError -Data $test
         var measureSink = new RecordingSink();
         new MeasureLogic(new MeasureParameters()).Process(measureSink, vae, test, CancellationToken.None);
-        var metrics = measureSink.Single<ReconstructionResult>();
+        var metrics = measureSink.Single<ReconstructionMetrics>();
         Assert.Equal(50, metrics.Count);
         var before = ReconstructionAnalysis.Measure(untrained, test).Single();
         Assert.True(metrics.BinaryCrossEntropy < before.BinaryCrossEntropy, $"trained BCE {metrics.BinaryCrossEntropy} not below untrained {before.BinaryCrossEntropy}");

@@ -200,12 +200,12 @@ public sealed class ToolkitLogicTests : IDisposable
 
     // ---- Measure-ReconstructionError -ImportanceSamples ----
 
-    private static List<ReconstructionResult> Measure(MeasureParameters p, VaeModel model, IDataset data, RecordingSink? sink = null, CancellationToken cancellation = default)
+    private static List<ReconstructionMetrics> Measure(MeasureParameters p, VaeModel model, IDataset data, RecordingSink? sink = null, CancellationToken cancellation = default)
     {
         sink ??= new RecordingSink();
         new MeasureLogic(p, () => TimeSpan.Zero).Process(sink, model, data, cancellation);
         Assert.Empty(sink.Errors);
-        return sink.Output.Cast<ReconstructionResult>().ToList();
+        return sink.Output.Cast<ReconstructionMetrics>().ToList();
     }
 
     [Fact]
