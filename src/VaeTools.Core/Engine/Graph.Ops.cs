@@ -13,10 +13,11 @@ public sealed partial class Graph
     public Node Linear(Node x, Node weight, Node bias) => AddOp(new LinearNode(this, x, weight, bias));
 
     /// <summary>
-    /// x · Wt + b for a layer fed with data, weight stored input-major: x [B x in], Wt [in x out], b [1 x out].
-    /// Zero inputs cost nothing (see <see cref="InputLinearNode"/>).
+    /// x · Wt + b with the weight stored input-major: x [B x in], Wt [in x out], b [1 x out]. With
+    /// <paramref name="skipZeros"/> (a layer fed with data) zero inputs cost nothing; see <see cref="InputMajorLinearNode"/>.
     /// </summary>
-    public InputLinearNode InputLinear(Node x, Node weightT, Node bias) => AddOp(new InputLinearNode(this, x, weightT, bias));
+    public InputMajorLinearNode InputMajorLinear(Node x, Node weightT, Node bias, bool skipZeros = false) =>
+        AddOp(new InputMajorLinearNode(this, x, weightT, bias, skipZeros));
 
     public Node Relu(Node x) => AddOp(new UnaryNode(this, UnaryKind.Relu, x));
     public Node LeakyRelu(Node x, float slope = 0.01f) => AddOp(new UnaryNode(this, UnaryKind.LeakyRelu, x, slope));

@@ -3,9 +3,9 @@ using VaeTools.Engine;
 namespace VaeTools.Model;
 
 /// <summary>
-/// A linear layer's two parameters: weight [out x in] (PyTorch's layout) and bias [1 x out]. A layer fed
-/// with data holds its weight input-major, [in x out], so that zero inputs can be skipped
-/// (<see cref="Graph.InputLinear"/>); files still store [out x in].
+/// A linear layer's two parameters: weight [out x in] (PyTorch's layout) and bias [1 x out]. The layer fed
+/// with data and the decoder's output layer hold their weight input-major, [in x out]
+/// (<see cref="Graph.InputMajorLinear"/>: zero inputs skipped, a faster weight gradient); files still store [out x in].
 /// </summary>
 public sealed record LinearLayer(Parameter Weight, Parameter Bias)
 {
@@ -13,17 +13,23 @@ public sealed record LinearLayer(Parameter Weight, Parameter Bias)
     public int In => InputMajor ? Weight.Value.Rows : Weight.Value.Cols;
     public int Out => InputMajor ? Weight.Value.Cols : Weight.Value.Rows;
 
-    internal static LinearLayer Create(string name, int inputs, int outputs, VaeConfig config, RandomSource random, bool inputMajor = false)
+    /// <summary>Skip zero inputs (the layer fed with data; input-major only).</summary>
+    public bool SkipZeroInputs { get; private init; }
+
+    internal static LinearLayer Create(string name, int inputs, int outputs, VaeConfig config, RandomSource random, bool inputMajor = false, bool skipZeroInputs = false)
     {
         var weight = inputMajor ? new Tensor(inputs, outputs) : new Tensor(outputs, inputs);
-        var layer = new LinearLayer(new Parameter(name + ".weight", weight, inputMajor), new Parameter(name + ".bias", new Tensor(1, outputs)));
+        var layer = new LinearLayer(new Parameter(name + ".weight", weight, inputMajor), new Parameter(name + ".bias", new Tensor(1, outputs)))
+        {
+            SkipZeroInputs = inputMajor && skipZeroInputs,
+        };
         if (config.Initialization == Initialization.Normal) Init.Normal(layer.Weight.Value, layer.Bias.Value, config.InitStd, random);
         else Init.PyTorchDefault(layer.Weight.Value, layer.Bias.Value, random, fanIn: inputs);
         return layer;
     }
 
     public Node Apply(Graph g, Node x) => InputMajor
-        ? g.InputLinear(x, g.Param(Weight), g.Param(Bias))
+        ? g.InputMajorLinear(x, g.Param(Weight), g.Param(Bias), SkipZeroInputs)
         : g.Linear(x, g.Param(Weight), g.Param(Bias));
 }
 
@@ -53,7 +59,7 @@ public sealed partial class VaeModel
             for (int i = 0; i < hidden.Length; i++)
             {
                 // The first layer sees the data: input-major, so zero pixels cost nothing.
-                EncoderHidden[i] = LinearLayer.Create($"encoder.hidden.{i}", width, hidden[i], config, random, inputMajor: i == 0);
+                EncoderHidden[i] = LinearLayer.Create($"encoder.hidden.{i}", width, hidden[i], config, random, inputMajor: i == 0, skipZeroInputs: i == 0);
                 width = hidden[i];
             }
             EncoderMean = LinearLayer.Create("encoder.mean", width, config.LatentDim, config, random);
@@ -71,7 +77,8 @@ public sealed partial class VaeModel
             width = w;
         }
         int outWidth = config.Likelihood == Likelihood.GaussianPerDimensionVariance ? 2 * config.InputDim : config.InputDim;
-        DecoderOutput = LinearLayer.Create("decoder.output", width, outWidth, config, random);
+        // Input-major: its weight gradient is the faster product that way (see InputMajorLinearNode).
+        DecoderOutput = LinearLayer.Create("decoder.output", width, outWidth, config, random, inputMajor: true);
         if (config.Likelihood == Likelihood.GaussianSharedVariance)
             DecoderLogVariance = new Parameter("decoder.logvar", new Tensor(1, 1)); // log sigma^2 = 0 at the start
 

@@ -114,10 +114,11 @@ public class GradientCheckTests
     public void Linear() => Check((g, x) => g.Linear(x[0], x[1], x[2]), new[] { new Spec(3, 5), new Spec(4, 5), new Spec(1, 4) });
 
     [Theory]
-    [InlineData(0f)]    // dense: goes through the GEMM
-    [InlineData(0.85f)] // sparse like MNIST: skips the zeros
-    public void InputLinear(float zeroFraction) =>
-        Check((g, x) => g.InputLinear(x[0], x[1], x[2]),
+    [InlineData(0f, true)]     // dense: goes through the GEMM
+    [InlineData(0.85f, true)]  // sparse like MNIST: skips the zeros
+    [InlineData(0.85f, false)] // sparse input, but a layer that does not look for zeros
+    public void InputMajorLinear(float zeroFraction, bool skipZeros) =>
+        Check((g, x) => g.InputMajorLinear(x[0], x[1], x[2], skipZeros),
             new[] { new Spec(6, 40, ZeroFraction: zeroFraction), new Spec(40, 21), new Spec(1, 21) });
 
     [Fact] public void Relu() => Check((g, x) => g.Relu(x[0]), new[] { Small });

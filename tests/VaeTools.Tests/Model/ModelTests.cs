@@ -19,7 +19,10 @@ public class ModelTests
         Assert.Equal("[2 x 256]", shapes["encoder.logvar.weight"]);
         Assert.Equal("[256 x 2]", shapes["decoder.hidden.0.weight"]);
         Assert.Equal("[512 x 256]", shapes["decoder.hidden.1.weight"]);
-        Assert.Equal("[784 x 512]", shapes["decoder.output.weight"]);
+        Assert.Equal("[512 x 784]", shapes["decoder.output.weight"]); // input-major too (the file holds [784 x 512])
+        Assert.True(m.DecoderOutput.InputMajor);
+        Assert.False(m.DecoderOutput.SkipZeroInputs);
+        Assert.True(m.EncoderHidden[0].SkipZeroInputs);
         Assert.Equal("[1 x 784]", shapes["decoder.output.bias"]);
         long expected = 784 * 512 + 512 + 512 * 256 + 256 + 2 * (256 * 2 + 2) + 2 * 256 + 256 + 256 * 512 + 512 + 512 * 784 + 784;
         Assert.Equal(expected, m.ParameterCount);

@@ -6,8 +6,11 @@ using System.Runtime.Intrinsics.X86;
 namespace VaeTools.Engine.Ops;
 
 /// <summary>
-/// The first layer of a network fed with data: Y[B x out] = X[B x in] · Wt[in x out] + b[1 x out],
-/// with the weight stored input-major (Wt, the transpose of PyTorch's [out x in]).
+/// A fully connected layer whose weight is stored input-major: Y[B x out] = X[B x in] · Wt[in x out] + b[1 x out]
+/// (Wt is the transpose of PyTorch's [out x in]). Two layers use it. The decoder's output layer, because its
+/// weight gradient Wt' = X^T dY is then a product our GEMM runs about twice as fast as dY^T X at these sizes
+/// (measured: 273 against 525 us for a 64-image replica), for a little slower forward; and the layer fed with
+/// data, because with <see cref="SkipZeros"/> it can skip zero inputs.
 /// Most MNIST pixels are 0, so when at most <see cref="SparseDensity"/> of X is non-zero the layer
 /// skips the zeros: forward adds x_bj · Wt[j, :] for each non-zero pixel j of image b, and the weight
 /// gradient adds x_bj · dY[b, :] into row j of dWt — the same sums as the dense product, a fifth of the work.
@@ -15,7 +18,7 @@ namespace VaeTools.Engine.Ops;
 /// on the thread count.
 /// Backward: dX += dY · Wt^T (dense; data needs none), dWt += X^T · dY, db += column sums of dY.
 /// </summary>
-public sealed class InputLinearNode : Node, IParallelTask
+public sealed class InputMajorLinearNode : Node, IParallelTask
 {
     /// <summary>Inputs with at most this fraction of non-zeros take the sparse path.</summary>
     public const double SparseDensity = 0.35;
@@ -27,7 +30,13 @@ public sealed class InputLinearNode : Node, IParallelTask
     private float[] _colValue = Array.Empty<float>();
     private bool _backward, _overwriteWeightGrad;
 
-    internal InputLinearNode(Graph g, Node x, Node weightT, Node bias) : base(g, "InputLinear", x, weightT, bias) { }
+    internal InputMajorLinearNode(Graph g, Node x, Node weightT, Node bias, bool skipZeros) : base(g, "InputMajorLinear", x, weightT, bias)
+    {
+        SkipZeros = skipZeros;
+    }
+
+    /// <summary>Look for zero inputs and skip them when there are enough (for data; hidden activations are too dense to pay).</summary>
+    public bool SkipZeros { get; }
 
     private Node X => Inputs[0];
     private Node Wt => Inputs[1];
@@ -49,7 +58,7 @@ public sealed class InputLinearNode : Node, IParallelTask
     {
         int batch = X.Rows, ins = X.Cols, outs = Cols;
         var y = Value.Span;
-        UsedSparsePath = BuildRows();
+        UsedSparsePath = SkipZeros && BuildRows();
         if (UsedSparsePath)
         {
             _backward = false;

@@ -3,10 +3,10 @@ using VaeTools.Engine.Ops;
 
 namespace VaeTools.Tests.Engine;
 
-public class InputLinearTests
+public class InputMajorLinearTests
 {
-    /// <summary>Runs y = InputLinear(x) and one backward of sum(y * w); returns y, dWt, db.</summary>
-    private static (float[] Y, float[] DWt, float[] Db, bool Sparse) Run(Tensor x, Tensor wt, Tensor b, Tensor w, int threads)
+    /// <summary>Runs y = InputMajorLinear(x) and one backward of sum(y * w); returns y, dWt, db.</summary>
+    private static (float[] Y, float[] DWt, float[] Db, bool Sparse) Run(Tensor x, Tensor wt, Tensor b, Tensor w, int threads, bool skipZeros = true)
     {
         using var pool = new WorkerPool(threads);
         var g = new Graph(pool);
@@ -14,13 +14,13 @@ public class InputLinearTests
         xi.Set(x);
         var wp = new Parameter("wt", wt.Clone());
         var bp = new Parameter("b", b.Clone());
-        var y = g.InputLinear(xi, g.Param(wp), g.Param(bp));
+        var y = g.InputMajorLinear(xi, g.Param(wp), g.Param(bp), skipZeros);
         var wi = g.Input("w", w.Cols);
         wi.Set(w);
         var loss = g.Sum(g.Multiply(y, wi));
         g.Forward(loss);
         g.Backward(loss);
-        return (y.Value.ToArray(), wp.Grad.ToArray(), bp.Grad.ToArray(), ((InputLinearNode)y).UsedSparsePath);
+        return (y.Value.ToArray(), wp.Grad.ToArray(), bp.Grad.ToArray(), ((InputMajorLinearNode)y).UsedSparsePath);
     }
 
     private static Tensor Random(int r, int c, ulong seed, float zeroFraction = 0f)
@@ -33,16 +33,17 @@ public class InputLinearTests
     }
 
     [Theory]
-    [InlineData(0.85f, true)]
-    [InlineData(0.3f, false)]
-    public void MatchesAFloat64ProductOfTheTranspose_OnBothPaths(float zeros, bool expectSparse)
+    [InlineData(0.85f, true, true)]
+    [InlineData(0.3f, true, false)]
+    [InlineData(0.85f, false, false)]
+    public void MatchesAFloat64ProductOfTheTranspose_OnBothPaths(float zeros, bool skipZeros, bool expectSparse)
     {
         // Awkward sizes: 37 outputs is neither a multiple of 16 nor of 64.
         var x = Random(19, 130, 1, zeros);
         var wt = Random(130, 37, 2);
         var b = Random(1, 37, 3);
         var w = Random(19, 37, 4);
-        var (y, dwt, db, sparse) = Run(x, wt, b, w, threads: 2);
+        var (y, dwt, db, sparse) = Run(x, wt, b, w, threads: 2, skipZeros);
         Assert.Equal(expectSparse, sparse);
         for (int r = 0; r < 19; r++)
         for (int o = 0; o < 37; o++)
@@ -92,7 +93,7 @@ public class InputLinearTests
         var g = new Graph();
         var x = g.Input("x", 10);
         x.SetRows(2);
-        var y = g.InputLinear(x, g.Param(new Parameter("wt", new Tensor(9, 4))), g.Param(new Parameter("b", new Tensor(1, 4))));
+        var y = g.InputMajorLinear(x, g.Param(new Parameter("wt", new Tensor(9, 4))), g.Param(new Parameter("b", new Tensor(1, 4))));
         var e = Assert.Throws<ShapeMismatchException>(() => g.Forward(y));
         Assert.Contains("[2 x 10]", e.Message);
         Assert.Contains("[9 x 4]", e.Message);
