@@ -71,22 +71,28 @@ public class TrainingBehaviourTests(ITestOutputHelper output)
     [Fact]
     public void Learned_shared_variance_falls_well_below_one_and_reconstructions_beat_the_mean_image()
     {
-        // 784-400-2, Adam 1e-2 as in the spec's configuration. An Adam step moves log sigma^2 by about the learning
-        // rate, so the effect needs a few hundred steps: batch 50 on 2000 images for 8 epochs (320 steps) gives them
-        // at a tenth of the cost of batch 500.
-        var train = Mnist.Train(2000);
+        // The spec's configuration exactly: 784-400-2, linear mean, Adam 1e-2, batch 500, the full training set;
+        // 3 of its 20 epochs (360 steps) already show the effect (measured: variance 0.07, squared error 38.9 vs 50.2).
+        var train = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Train });
         var test = Mnist.Test(500);
         var (model, trainer) = Trained(
-            new VaeConfig { HiddenDims = new[] { 400 }, LatentDim = 2, Likelihood = Likelihood.GaussianSharedVariance, SigmoidMean = true, Seed = 1 },
-            new TrainingOptions { Epochs = 8, BatchSize = 50, LearningRate = 1e-2f, Seed = 1, Threads = 2 }, train);
+            new VaeConfig { HiddenDims = new[] { 400 }, LatentDim = 2, Likelihood = Likelihood.GaussianSharedVariance, Seed = 1 },
+            new TrainingOptions { Epochs = 3, BatchSize = 500, LearningRate = 1e-2f, Seed = 1, Threads = 2 }, train);
         trainer.Dispose();
         double variance = Math.Exp(model.GetParameter("decoder.logvar").Value[0, 0]);
 
         // Squared error of predicting every test image by the mean training image.
         int d = train.Features;
         var meanImage = new double[d];
-        for (int i = 0; i < train.Count; i++)
-        for (int j = 0; j < d; j++) meanImage[j] += train.Data[i, j] / (double)train.Count;
+        var rows = new int[1000];
+        var chunk = new float[rows.Length * d];
+        for (int start = 0; start < train.Count; start += rows.Length)
+        {
+            for (int i = 0; i < rows.Length; i++) rows[i] = start + i;
+            train.CopyRows(rows, chunk, null);
+            for (int i = 0; i < rows.Length; i++)
+            for (int j = 0; j < d; j++) meanImage[j] += chunk[i * d + j] / (double)train.Count;
+        }
         double baseline = 0;
         for (int i = 0; i < test.Count; i++)
         for (int j = 0; j < d; j++) baseline += Math.Pow(test.Data[i, j] - meanImage[j], 2) / test.Count;
@@ -94,7 +100,7 @@ public class TrainingBehaviourTests(ITestOutputHelper output)
 
         // The variance that maximises the likelihood given the decoder is the mean squared error per pixel at
         // z ~ q(z|x); the learned one must be near it (a std/variance mix-up would be off by its square root).
-        var train500 = new TensorDataset(Slice(train, 500));
+        var train500 = Mnist.Train(500);
         var z = VaeModel.SampleLatent(model.Encode(train500), new RandomSource(3));
         var recon = model.Decode(z);
         double sampled = 0;
@@ -107,13 +113,6 @@ public class TrainingBehaviourTests(ITestOutputHelper output)
         Assert.InRange(variance / optimum, 0.5, 2.0);
         Assert.InRange(baseline, 45, 60); // MNIST's per-image pixel variance sum is about 52
         Assert.True(squaredError < 0.85 * baseline, $"test squared error {squaredError:F2} vs {baseline:F2} for the mean image.");
-    }
-
-    private static Tensor Slice(TensorDataset data, int rows)
-    {
-        var t = new Tensor(rows, data.Features);
-        data.Data.Span[..t.Length].CopyTo(t.Span);
-        return t;
     }
 
     [Fact]
