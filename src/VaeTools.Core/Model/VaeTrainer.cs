@@ -226,11 +226,19 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         return (loss, rec, kl);
     }
 
+    /// <summary>
+    /// Rows [from, to) of a batch of <paramref name="count"/> that part <paramref name="part"/> of <paramref name="parts"/>
+    /// takes: contiguous, in order, the earlier parts taking the extra rows. So part 0 (which writes the model's own
+    /// gradients) has rows whenever the batch does; a part with none is skipped.
+    /// </summary>
+    internal static (int From, int To) BatchShare(int count, int part, int parts) =>
+        ((int)(((long)count * part + parts - 1) / parts), (int)(((long)count * (part + 1) + parts - 1) / parts));
+
     /// <summary>Replica <paramref name="part"/>'s share of the current step: rows [start + part*count/parts, ...).</summary>
     void IParallelTask.Execute(int part, int parts)
     {
         var r = _replicas[part];
-        int from = _stepCount * part / parts, to = _stepCount * (part + 1) / parts;
+        var (from, to) = BatchShare(_stepCount, part, parts);
         r.Rows = to - from;
         if (r.Rows == 0) return;
         var g = r.Graph;

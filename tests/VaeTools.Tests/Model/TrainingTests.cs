@@ -219,3 +219,43 @@ public class TrainingTests
         Assert.Equal(1.0, result.Epochs[2].Beta, 6);
     }
 }
+
+public class BatchShareTests
+{
+    [Theory]
+    [InlineData(1, 2)]
+    [InlineData(1, 3)]
+    [InlineData(2, 3)]
+    [InlineData(96, 2)]
+    [InlineData(128, 3)]
+    [InlineData(5, 8)]
+    public void PartsCoverTheBatchInOrder_AndTheFirstPartAlwaysHasRows(int count, int parts)
+    {
+        // Part 0 writes the model's own gradients; if it had no rows they would be stale.
+        int next = 0;
+        for (int p = 0; p < parts; p++)
+        {
+            var (from, to) = VaeTrainer.BatchShare(count, p, parts);
+            Assert.Equal(next, from);
+            Assert.True(to >= from);
+            Assert.True(to - from <= (count + parts - 1) / parts);
+            next = to;
+        }
+        Assert.Equal(count, next);
+        Assert.True(VaeTrainer.BatchShare(count, 0, parts).To > 0);
+    }
+
+    [Fact]
+    public void ALastBatchOfOneImage_WithTwoThreads_TrainsLikeTheRest()
+    {
+        // 65 images in batches of 32: the last batch has one image, which goes to the first thread.
+        var rng = new RandomSource(3);
+        var t = new Tensor(65, 12);
+        rng.FillUniform(t.Span, 0f, 1f);
+        var model = new VaeModel(new VaeConfig { InputDim = 12, HiddenDims = new[] { 8 }, LatentDim = 2, Seed = 4 });
+        using var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 3, BatchSize = 32, Threads = 2, Optimizer = OptimizerKind.Sgd, LearningRate = 0.05f });
+        var result = trainer.Train(new TensorDataset(t));
+        Assert.All(result.Epochs, e => Assert.True(double.IsFinite(e.TrainLoss)));
+        Assert.True(result.Epochs[2].TrainLoss < result.Epochs[0].TrainLoss);
+    }
+}
