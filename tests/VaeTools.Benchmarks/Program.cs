@@ -5,7 +5,7 @@
 //   (PyTorch's lines, the same shape, from pytorch_reference.py)
 //   {"comparison":true,"speedup":..,...}                                                                ratio
 // Usage: dotnet run -c Release --project tests/VaeTools.Benchmarks -- --epochs 10 --batch-size 128
-//        --hidden 400 --latent 20 --lr 1e-3 --seed 1 --data <mnist dir> [--threads N] [--limit N] [--compare-pytorch]
+//        --hidden 400 --latent 20 --lr 1e-3 --seed 1 --data <mnist dir> [--threads N] [--limit N] [--compare-pytorch] [--profile]
 //        [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive] [--python PATH]
 using System.Diagnostics;
 using System.Globalization;
@@ -51,6 +51,8 @@ static Summary RunVaeTools(BenchmarkOptions o)
         Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Seed = o.Seed, Threads = o.Threads,
     };
     using var trainer = new VaeTrainer(model, training);
+    var profile = o.Profile ? new OpProfile() : null;
+    trainer.Profile = profile;
     var seconds = new List<double>();
     double finalTest = double.NaN;
     Console.Error.WriteLine($"vaetools: {model.Config}, {train.Count} training images, {o.Threads} thread(s)");
@@ -66,6 +68,14 @@ static Summary RunVaeTools(BenchmarkOptions o)
         });
     });
     var summary = new Summary(seconds.Average(), seconds.Min(), finalTest);
+    if (profile is not null)
+    {
+        // Per step: one replica's ops (its share of the batch), the whole parallel phase, the optimiser.
+        long steps = profile.Entries.First(e => e.Op == "step: optimizer").Calls;
+        Console.Error.WriteLine($"profile over {steps} steps (microseconds per step; ops are replica 0's):");
+        foreach (var (op, backward, s, calls) in profile.Entries)
+            Console.Error.WriteLine($"  {1e6 * s / steps,8:F1}  {op}{(backward ? " (backward)" : "")}");
+    }
     Emit(new JsonObject
     {
         ["impl"] = "vaetools", ["summary"] = true, ["epochs"] = seconds.Count, ["mean_epoch_seconds"] = summary.MeanEpochSeconds,
@@ -140,6 +150,8 @@ sealed record BenchmarkOptions
     public string Data { get; init; } = "";
     public int Threads { get; init; } = Environment.ProcessorCount;
     public int? Limit { get; init; }
+    /// <summary>Time every op of one replica and the optimiser; printed to stderr after the run (slows the run a little).</summary>
+    public bool Profile { get; init; }
     public bool ComparePytorch { get; init; }
     public string Python { get; init; } = "/usr/bin/python3";
     /// <summary>
@@ -178,6 +190,7 @@ sealed record BenchmarkOptions
                     "--pytorch-blas-threads" => o with { PytorchBlasThreads = int.Parse(Next(), inv) },
                     "--pytorch-omp-wait-policy" => o with { PytorchOmpWaitPolicy = Next() },
                     "--compare-pytorch" => o with { ComparePytorch = true },
+                    "--profile" => o with { Profile = true },
                     _ => throw new ArgumentException($"Unknown option {args[i]}."),
                 };
             }
@@ -187,7 +200,7 @@ sealed record BenchmarkOptions
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
             Console.Error.WriteLine(e.Message);
-            Console.Error.WriteLine("usage: --epochs N --batch-size N --hidden W[,W..] --latent P --lr X --seed N --data DIR [--threads N] [--limit N] [--compare-pytorch] [--python PATH] [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive]");
+            Console.Error.WriteLine("usage: --epochs N --batch-size N --hidden W[,W..] --latent P --lr X --seed N --data DIR [--threads N] [--limit N] [--compare-pytorch] [--profile] [--python PATH] [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive]");
             return null;
         }
     }

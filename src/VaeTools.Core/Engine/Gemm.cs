@@ -49,6 +49,9 @@ public static partial class Gemm
 
     /// <summary>Tests: overrides <see cref="DirectMaxReuse"/> for calls from this thread (0 = never read in place).</summary>
     [ThreadStatic] internal static int? ForceDirectMaxReuse;
+
+    /// <summary>Experiments: force solving C^T = op(B)^T op(A)^T (true) or C directly (false).</summary>
+    [ThreadStatic] internal static bool? ForceSwap;
     private const int Mr256 = 6, Nr256 = 16, Kc256 = 256, Mc256 = 72, Nc256 = 1024;
     private const int MrScalar = 4, NrScalar = 4, KcScalar = 256, McScalar = 64, NcScalar = 256;
 
@@ -124,7 +127,9 @@ public static partial class Gemm
         // transposed problem wastes less of the MR x NR tiles on padding (e.g. n = 20), solve that
         // one and write C transposed.
         Blocking(path, out int mr, out int nr, out _, out _, out _);
-        bool swap = Padded(n, mr) * Padded(m, nr) < Padded(m, mr) * Padded(n, nr);
+        // Only when it saves a fifth of the work or more: a transposed C is written element by element.
+        bool swap = Padded(n, mr) * Padded(m, nr) * 5 < Padded(m, mr) * Padded(n, nr) * 4;
+        if (ForceSwap is bool forced) swap = forced;
 
         Job job = t_job ??= new Job();
         fixed (float* pa = a, pb = b, pc = c)

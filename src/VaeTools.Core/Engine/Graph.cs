@@ -247,6 +247,9 @@ public sealed partial class Graph
     /// <summary>The source that noise nodes draw from, in node order.</summary>
     public RandomSource Random { get; set; }
 
+    /// <summary>When set, every forward and backward op is timed into it (for the benchmark's --profile).</summary>
+    public OpProfile? Profile { get; set; }
+
     public IReadOnlyList<Node> Nodes => _nodes;
 
     private T Add<T>(T node) where T : Node
@@ -327,10 +330,13 @@ public sealed partial class Graph
     /// <summary>Runs every node that <paramref name="target"/> depends on, in order.</summary>
     public void Forward(Node target)
     {
+        var profile = Profile;
         foreach (var node in Plan(target))
         {
+            long start = profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             node.Prepare();
             node.Forward();
+            profile?.Add(node, backward: false, System.Diagnostics.Stopwatch.GetTimestamp() - start);
         }
     }
 
@@ -358,7 +364,10 @@ public sealed partial class Graph
         for (int i = plan.Length - 1; i >= 0; i--)
         {
             var node = plan[i];
-            if (node.RequiresGrad && !node.GradPending) node.Backward(); // a pending gradient is zero: nothing flows back
+            if (!node.RequiresGrad || node.GradPending) continue; // a pending gradient is zero: nothing flows back
+            long start = Profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            node.Backward();
+            Profile?.Add(node, backward: true, System.Diagnostics.Stopwatch.GetTimestamp() - start);
         }
         foreach (var node in plan)
         {
@@ -367,4 +376,29 @@ public sealed partial class Graph
             node.GradPending = false;
         }
     }
+}
+
+/// <summary>Time spent per op of a graph, forward and backward, summed over runs.</summary>
+public sealed class OpProfile
+{
+    private readonly Dictionary<(string Op, bool Backward), (long Ticks, long Calls)> _times = new();
+
+    internal void Add(Node node, bool backward, long ticks)
+    {
+        var key = (node.Inputs.Count == 0 ? node.Kind : $"{node.Kind} -> {node.Cols} cols", backward);
+        _times.TryGetValue(key, out var t);
+        _times[key] = (t.Ticks + ticks, t.Calls + 1);
+    }
+
+    /// <summary>Also record a step outside any graph (e.g. the optimiser).</summary>
+    public void Add(string what, long ticks)
+    {
+        _times.TryGetValue((what, false), out var t);
+        _times[(what, false)] = (t.Ticks + ticks, t.Calls + 1);
+    }
+
+    /// <summary>(op, backward, total seconds, calls), slowest first.</summary>
+    public IEnumerable<(string Op, bool Backward, double Seconds, long Calls)> Entries =>
+        _times.OrderByDescending(e => e.Value.Ticks)
+            .Select(e => (e.Key.Op, e.Key.Backward, e.Value.Ticks / (double)System.Diagnostics.Stopwatch.Frequency, e.Value.Calls));
 }

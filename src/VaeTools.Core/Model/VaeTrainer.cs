@@ -61,6 +61,17 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
 
     public VaeModel Model { get; }
     public TrainingOptions Options { get; }
+
+    /// <summary>
+    /// When set, training times replica 0's ops (forward and backward), the parallel forward-backward phase as a
+    /// whole ("step: replicas") and the optimiser ("step: optimizer"). For the benchmark's --profile.
+    /// </summary>
+    public OpProfile? Profile
+    {
+        get => _profile;
+        set { _profile = value; _replicas[0].Graph.Graph.Profile = value; }
+    }
+    private OpProfile? _profile;
     public Optimizer Optimizer { get; }
 
     /// <summary>
@@ -206,8 +217,10 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         _stepRows = order;
         _stepStart = start;
         _stepCount = count;
+        long started = Stopwatch.GetTimestamp();
         if (_replicas.Length == 1) ((IParallelTask)this).Execute(0, 1);
         else _pool.Run(this); // forward and backward of every replica's share, one per thread
+        _profile?.Add("step: replicas", Stopwatch.GetTimestamp() - started);
         double loss = 0, rec = 0, kl = 0;
         foreach (var r in _replicas)
         {
@@ -222,7 +235,9 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         for (int t = 1; t < _replicas.Length; t++)
             if (_replicas[t].Rows > 0) _otherGradients[others++] = _replicas[t].Gradients;
         Optimizer.AddGradientsOnNextStep(_otherGradients, others);
+        started = Stopwatch.GetTimestamp();
         Optimizer.Step();
+        _profile?.Add("step: optimizer", Stopwatch.GetTimestamp() - started);
         return (loss, rec, kl);
     }
 
@@ -270,6 +285,7 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         var saved = graph.Graph.Random;
         graph.Graph.Random = _evalRandom;
         graph.Graph.Pool = _pool; // one graph, its products split over the threads
+        graph.Graph.Profile = null; // the profile is of training steps
         try
         {
             int n = data.Count;
@@ -290,6 +306,7 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         finally
         {
             graph.Graph.Random = saved;
+            graph.Graph.Profile = _profile;
             graph.Graph.Pool = _replicas.Length == 1 ? _pool : WorkerPool.Single;
         }
     }

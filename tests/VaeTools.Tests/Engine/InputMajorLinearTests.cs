@@ -6,7 +6,7 @@ namespace VaeTools.Tests.Engine;
 public class InputMajorLinearTests
 {
     /// <summary>Runs y = InputMajorLinear(x) and one backward of sum(y * w); returns y, dWt, db.</summary>
-    private static (float[] Y, float[] DWt, float[] Db, bool Sparse) Run(Tensor x, Tensor wt, Tensor b, Tensor w, int threads, bool skipZeros = true)
+    private static (float[] Y, float[] DWt, float[] Db, bool Sparse) Run(Tensor x, Tensor wt, Tensor b, Tensor w, int threads, bool skipZeros = true, bool tiles = true)
     {
         using var pool = new WorkerPool(threads);
         var g = new Graph(pool);
@@ -15,6 +15,7 @@ public class InputMajorLinearTests
         var wp = new Parameter("wt", wt.Clone());
         var bp = new Parameter("b", b.Clone());
         var y = g.InputMajorLinear(xi, g.Param(wp), g.Param(bp), skipZeros);
+        ((InputMajorLinearNode)y).AllowTiles = tiles;
         var wi = g.Input("w", w.Cols);
         wi.Set(w);
         var loss = g.Sum(g.Multiply(y, wi));
@@ -33,17 +34,19 @@ public class InputMajorLinearTests
     }
 
     [Theory]
-    [InlineData(0.85f, true, true)]
-    [InlineData(0.3f, true, false)]
-    [InlineData(0.85f, false, false)]
-    public void MatchesAFloat64ProductOfTheTranspose_OnBothPaths(float zeros, bool skipZeros, bool expectSparse)
+    [InlineData(0.85f, true, true, true)]
+    [InlineData(0.85f, true, false, true)]  // the sparse path without the AVX-512 tiles
+    [InlineData(0.3f, true, true, false)]
+    [InlineData(0.3f, true, false, false)]
+    [InlineData(0.85f, false, true, false)]
+    public void MatchesAFloat64ProductOfTheTranspose_OnEveryPath(float zeros, bool skipZeros, bool tiles, bool expectSparse)
     {
         // Awkward sizes: 37 outputs is neither a multiple of 16 nor of 64.
         var x = Random(19, 130, 1, zeros);
         var wt = Random(130, 37, 2);
         var b = Random(1, 37, 3);
         var w = Random(19, 37, 4);
-        var (y, dwt, db, sparse) = Run(x, wt, b, w, threads: 2, skipZeros);
+        var (y, dwt, db, sparse) = Run(x, wt, b, w, threads: 2, skipZeros, tiles);
         Assert.Equal(expectSparse, sparse);
         for (int r = 0; r < 19; r++)
         for (int o = 0; o < 37; o++)
@@ -70,18 +73,20 @@ public class InputMajorLinearTests
     private static void Close(double expected, float actual) =>
         Assert.True(Math.Abs(expected - actual) <= 1e-5 * (1 + Math.Abs(expected)) * 10, $"{expected} vs {actual}");
 
-    [Fact]
-    public void SparsePath_IsBitwiseIdenticalForAnyThreadCount()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void SparsePath_IsBitwiseIdenticalForAnyThreadCount(bool tiles)
     {
         var x = Random(64, 784, 5, 0.8f);
         var wt = Random(784, 400, 6);
         var b = Random(1, 400, 7);
         var w = Random(64, 400, 8);
-        var one = Run(x, wt, b, w, 1);
+        var one = Run(x, wt, b, w, 1, tiles: tiles);
         Assert.True(one.Sparse);
         foreach (int t in new[] { 2, 3 })
         {
-            var other = Run(x, wt, b, w, t);
+            var other = Run(x, wt, b, w, t, tiles: tiles);
             Assert.Equal(one.Y, other.Y);
             Assert.Equal(one.DWt, other.DWt);
         }

@@ -20,8 +20,16 @@ namespace VaeTools.Engine.Ops;
 /// </summary>
 public sealed class InputMajorLinearNode : Node, IParallelTask
 {
-    /// <summary>Inputs with at most this fraction of non-zeros take the sparse path.</summary>
+    /// <summary>Inputs with at most this fraction of non-zeros take the sparse path (without AVX-512).</summary>
     public const double SparseDensity = 0.35;
+
+    /// <summary>With AVX-512: take the sparse path when the four-image tiles keep at most this fraction of the pixels.</summary>
+    public const double TileDensity = 0.6;
+
+    // With AVX-512 the sparse path runs on four-row tiles (see ZeroSkippingTiles): images for the forward product,
+    // pixels for the weight gradient. Without, it adds one weight row per non-zero pixel (CSR / CSC below).
+    private readonly ZeroSkippingTiles _imageTiles = new(), _pixelTiles = new();
+    private bool _tiles;
 
     // X in compressed rows (CSR) and compressed columns (CSC), built once per forward pass.
     private int[] _rowStart = Array.Empty<int>(), _rowIndex = Array.Empty<int>();
@@ -45,6 +53,9 @@ public sealed class InputMajorLinearNode : Node, IParallelTask
     /// <summary>Whether the last forward pass took the sparse path.</summary>
     public bool UsedSparsePath { get; private set; }
 
+    /// <summary>Whether the sparse path may use the AVX-512 tiles (tests turn it off to cover the other sparse path).</summary>
+    internal bool AllowTiles { get; set; } = true;
+
     protected internal override (int Rows, int Cols) InferShape()
     {
         if (X.Cols != Wt.Rows)
@@ -58,7 +69,13 @@ public sealed class InputMajorLinearNode : Node, IParallelTask
     {
         int batch = X.Rows, ins = X.Cols, outs = Cols;
         var y = Value.Span;
-        UsedSparsePath = SkipZeros && BuildRows();
+        _tiles = SkipZeros && AllowTiles && ZeroSkippingTiles.IsSupported;
+        if (_tiles)
+        {
+            _imageTiles.BuildFromRows(X.Value.Span, batch, ins);
+            UsedSparsePath = _imageTiles.Entries <= TileDensity * _imageTiles.Tiles * ins;
+        }
+        else UsedSparsePath = SkipZeros && BuildRows();
         if (UsedSparsePath)
         {
             _backward = false;
@@ -80,7 +97,8 @@ public sealed class InputMajorLinearNode : Node, IParallelTask
         {
             if (UsedSparsePath)
             {
-                BuildColumns();
+                if (_tiles) _pixelTiles.BuildFromColumns(X.Value.Span, batch, ins);
+                else BuildColumns();
                 _backward = true;
                 _overwriteWeightGrad = !AccumulateInto(Wt);
                 Graph.Pool.Run(this);
@@ -147,6 +165,17 @@ public sealed class InputMajorLinearNode : Node, IParallelTask
         int outs = Cols;
         var (c0, c1) = Partition.Range(outs, part, parts);
         if (c1 <= c0) return;
+        if (_tiles)
+        {
+            if (!_backward)
+            {
+                var y = Value.Buffer;
+                for (int r = 0; r < X.Rows; r++) Array.Copy(Bias.Value.Buffer, c0, y, r * outs + c0, c1 - c0);
+                _imageTiles.Multiply(Wt.Value.Buffer, outs, y, outs, c0, c1, overwrite: false);
+            }
+            else _pixelTiles.Multiply(Grad!.Buffer, outs, Wt.Grad!.Buffer, outs, c0, c1, _overwriteWeightGrad);
+            return;
+        }
         if (!_backward)
         {
             // y_b[c0..c1) = bias + sum over non-zero pixels j of x_bj Wt[j, c0..c1)
