@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Collections.Concurrent;
 using System.Numerics.Tensors;
 using VaeTools.Engine;
@@ -144,6 +145,7 @@ public sealed class MnistDataset : IDataset
     /// <see cref="MnistBinarization.Sample"/> each pixel strictly between 0 and 255 costs one draw of
     /// <paramref name="random"/> (pixels 0 and 255 are certain and draw nothing), so the same seed gives the same batch.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void CopyRows(ReadOnlySpan<int> indices, Span<float> destination, RandomSource? random)
     {
         int f = Features;

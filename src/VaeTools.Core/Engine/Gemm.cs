@@ -106,6 +106,7 @@ public static partial class Gemm
     /// <param name="accumulate">Add the product to C instead of overwriting C.</param>
     /// <param name="pool">Threads to split the output over; null = the calling thread only.
     /// The result is bitwise identical for any pool.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void Multiply(bool transA, bool transB, int m, int n, int k,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
         Span<float> c, int ldc, bool accumulate, WorkerPool? pool = null)
@@ -195,6 +196,7 @@ public static partial class Gemm
         /// <summary>Parts that get work (1 = run inline).</summary>
         public int Parts { get; private set; }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Set(GemmPath path, bool transA, bool transB, int m, int n, int k,
             float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int parts, bool transC)
         {
@@ -211,6 +213,7 @@ public static partial class Gemm
 
         public void Clear() { _a = _b = _c = null; }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int part, int parts)
         {
             if (part >= Parts) return;
@@ -236,6 +239,7 @@ public static partial class Gemm
         }
 
         /// <summary>C[r0..r1, c0..c1] of the product, with this thread's packing buffers.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Compute(int r0, int r1, int c0, int c1)
         {
             Blocking(_path, out int mr, out int nr, out int kcMax, out int mcMax, out int ncMax);
@@ -316,6 +320,7 @@ public static partial class Gemm
         /// Packs op(A)[i0..i0+mc, p0..p0+kc] into MR-row panels: panel t holds rows i0+t*MR.., laid
         /// out p-major (dst[t*MR*kc + p*MR + ii]); rows past mc are zero.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void PackA(float* dst, int i0, int mc, int p0, int kc, int mr, bool skipFullPanels)
         {
             for (int ir = 0; ir < mc; ir += mr)
@@ -333,6 +338,7 @@ public static partial class Gemm
         /// Packs op(B)[p0..p0+kc, j0..j0+nc] into NR-column panels: panel t holds columns j0+t*NR..,
         /// laid out p-major (dst[t*NR*kc + p*NR + jj]); columns past nc are zero.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void PackB(float* dst, int p0, int kc, int j0, int nc, int nr, bool skipFullPanels)
         {
             for (int jr = 0; jr < nc; jr += nr)
@@ -350,6 +356,7 @@ public static partial class Gemm
     /// <summary>
     /// dst[p*width + r] = src[p*srcStride + r] for p &lt; len, r &lt; valid; zero for valid &lt;= r &lt; width.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackCopy(float* src, int srcStride, int valid, int len, float* dst, int width)
     {
         for (int p = 0; p < len; p++, src += srcStride, dst += width)
@@ -371,6 +378,7 @@ public static partial class Gemm
     /// Rows go through 8 x 8 AVX transposes in groups of 8; a last partial group overlaps the one
     /// before it (those rows are written twice with the same values).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackTransposed(float* src, int srcStride, int valid, int len, float* dst, int width)
     {
         if (valid >= 8 && Avx.IsSupported)

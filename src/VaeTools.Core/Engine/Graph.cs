@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace VaeTools.Engine;
 
 /// <summary>
@@ -108,6 +109,7 @@ public abstract class Node
     }
 
     /// <summary>Sizes Value for the current inputs; allocates only when a buffer must grow.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal virtual void Prepare()
     {
         var (r, c) = InferShape();
@@ -118,6 +120,7 @@ public abstract class Node
     /// Sizes Grad like Value. Called by Backward only, so a graph used for inference alone
     /// never holds gradient buffers.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal virtual void PrepareGrad()
     {
         Grad ??= new Tensor(0, 0);
@@ -142,6 +145,7 @@ public sealed class InputNode : Node
     public string Name { get; }
 
     /// <summary>Resizes the input to [rows x Cols] (allocating only to grow) and returns its tensor to fill.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Tensor SetRows(int rows)
     {
         Value.Resize(rows, Value.Cols);
@@ -200,6 +204,7 @@ public sealed class NoiseNode : Node
 
     protected internal override (int Rows, int Cols) InferShape() => (Inputs[0].Rows, _cols);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward()
     {
         var v = Value.Span;
@@ -328,6 +333,7 @@ public sealed partial class Graph
     }
 
     /// <summary>Runs every node that <paramref name="target"/> depends on, in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Forward(Node target)
     {
         var profile = Profile;
@@ -346,6 +352,7 @@ public sealed partial class Graph
     /// each op's backward in reverse order. Parameter gradients are overwritten, not accumulated
     /// across calls. Call <see cref="Forward"/> on the same loss first.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Backward(Node loss)
     {
         if (loss.Rows != 1 || loss.Cols != 1)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -33,6 +34,7 @@ public abstract class Optimizer
     public WorkerPool Pool { get; set; } = WorkerPool.Single;
 
     /// <summary>Applies one update using each parameter's current Grad.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Step()
     {
         StepCount++;
@@ -84,6 +86,7 @@ public abstract class Optimizer
     private const int Chunk = 4096;
 
     /// <summary>Updates this part's share of every parameter (chunks aligned to 16 values).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Update(int part, int parts)
     {
         for (int i = 0; i < Parameters.Count; i++)
@@ -187,10 +190,12 @@ public sealed class AdamOptimizer : Optimizer
         _bc2Sqrt = (float)Math.Sqrt(1 - Math.Pow(Beta2, StepCount));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected override void UpdateRange(int k, int start, int count) =>
         Update(Parameters[k].Value.Span.Slice(start, count), Parameters[k].Grad.Span.Slice(start, count),
             _m[k].Span.Slice(start, count), _v[k].Span.Slice(start, count), _stepSize, _bc2Sqrt);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float stepSize, float bc2Sqrt)
     {
         float b1 = Beta1, b2 = Beta2, c1 = 1 - b1, c2 = 1 - b2, eps = Epsilon, wd = WeightDecay, invBc2Sqrt = 1f / bc2Sqrt;
@@ -257,6 +262,7 @@ public sealed class SgdOptimizer : Optimizer
         for (int i = 0; i < Parameters.Count; i++) yield return (Parameters[i].Name + ".momentum_buffer", _buf[i]);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected override void UpdateRange(int k, int start, int count)
     {
         bool first = StepCount == 1;
@@ -309,6 +315,7 @@ public sealed class AdagradOptimizer : Optimizer
 
     protected override void BeginStep() => _clr = (float)(LearningRate / (1 + (StepCount - 1) * (double)LearningRateDecay));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected override void UpdateRange(int k, int start, int count)
     {
         float clr = _clr, eps = Epsilon, wd = WeightDecay;

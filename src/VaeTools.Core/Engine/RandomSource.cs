@@ -109,12 +109,14 @@ public sealed class RandomSource
     private bool _hasSpare;
     private double _spare;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void FillNormal(Span<float> values, float mean = 0f, float std = 1f)
     {
         for (int i = 0; i < values.Length; i++) values[i] = mean + std * (float)NextGaussian();
     }
 
     /// <summary>Uniform in [low, high).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void FillUniform(Span<float> values, float low, float high)
     {
         float w = high - low;
@@ -122,6 +124,7 @@ public sealed class RandomSource
     }
 
     /// <summary>Laplace(0, tau) by inversion: z = -tau sign(u) ln(1 - 2|u|), u ~ Uniform(-1/2, 1/2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void FillLaplace(Span<float> values, float tau)
     {
         for (int i = 0; i < values.Length; i++)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
@@ -96,6 +97,7 @@ public sealed class WorkerPool : IDisposable
     /// If parts throw, the first exception is rethrown (with its original stack) after every
     /// part has finished.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(IParallelTask task)
     {
         ArgumentNullException.ThrowIfNull(task);
@@ -136,6 +138,7 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunPart(IParallelTask task, int part)
     {
         WorkerPool? outer = t_executing;
@@ -144,6 +147,7 @@ public sealed class WorkerPool : IDisposable
         finally { t_executing = outer; }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WaitForWorkers()
     {
         if (Volatile.Read(ref _pending) == 0) return;
@@ -164,6 +168,7 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WorkerLoop(int part)
     {
         int seen = 0;
@@ -186,6 +191,7 @@ public sealed class WorkerPool : IDisposable
     }
 
     /// <summary>Waits until the generation differs from <paramref name="seen"/>; false when disposed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool WaitForJob(int seen)
     {
         long start = Stopwatch.GetTimestamp();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace VaeTools.Engine.Ops;
@@ -26,6 +27,7 @@ public sealed class BernoulliLogLikelihoodNode : Node
         return (Logits.Rows, 1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward()
     {
         int d = Logits.Cols;
@@ -37,6 +39,7 @@ public sealed class BernoulliLogLikelihoodNode : Node
             y[r] = FastMath.BernoulliRow(x.Slice(r * d, d), l.Slice(r * d, d), sig.Slice(r * d, d));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Backward()
     {
         int d = Logits.Cols;
@@ -85,6 +88,7 @@ public sealed class GaussianLogDensityNode : Node
 
     private int VIndex(int r, int c) => (V.Rows == 1 ? 0 : r) * V.Cols + (V.Cols == 1 ? 0 : c);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward()
     {
         ReadOnlySpan<float> x = X.Value.Span, m = M.Value.Span, v = V.Value.Span;
@@ -104,6 +108,7 @@ public sealed class GaussianLogDensityNode : Node
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Backward()
     {
         ReadOnlySpan<float> x = X.Value.Span, m = M.Value.Span, v = V.Value.Span, dy = Grad!.Span;
@@ -143,6 +148,7 @@ public sealed class KlStandardNormalNode : Node
         return (Mu.Rows, 1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward()
     {
         ReadOnlySpan<float> mu = Mu.Value.Span, v = V.Value.Span;
@@ -160,6 +166,7 @@ public sealed class KlStandardNormalNode : Node
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Backward()
     {
         ReadOnlySpan<float> mu = Mu.Value.Span, v = V.Value.Span, dy = Grad!.Span;
@@ -193,6 +200,7 @@ public sealed class KlDiagonalGaussianNode : Node
         return (first.Rows, 1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward()
     {
         ReadOnlySpan<float> m1 = Inputs[0].Value.Span, v1 = Inputs[1].Value.Span, m2 = Inputs[2].Value.Span, v2 = Inputs[3].Value.Span;
@@ -211,6 +219,7 @@ public sealed class KlDiagonalGaussianNode : Node
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Backward()
     {
         ReadOnlySpan<float> m1 = Inputs[0].Value.Span, v1 = Inputs[1].Value.Span, m2 = Inputs[2].Value.Span, v2 = Inputs[3].Value.Span, dy = Grad!.Span;

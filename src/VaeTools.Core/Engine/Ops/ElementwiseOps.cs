@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace VaeTools.Engine.Ops;
@@ -36,6 +37,7 @@ public sealed class UnaryNode : Node
         return _scratch.Span;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward()
     {
         ReadOnlySpan<float> x = X.Value.Span;
@@ -65,6 +67,7 @@ public sealed class UnaryNode : Node
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Backward()
     {
         ReadOnlySpan<float> x = X.Value.Span, y = Value.Span, dy = Grad!.Span;
@@ -139,6 +142,7 @@ public sealed class BinaryNode : Node
     /// <summary>Index into b for element (r, c) of a.</summary>
     private int BIndex(int r, int c) => (B.Rows == 1 ? 0 : r) * B.Cols + (B.Cols == 1 ? 0 : c);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward()
     {
         ReadOnlySpan<float> a = A.Value.Span, b = B.Value.Span;
@@ -170,6 +174,7 @@ public sealed class BinaryNode : Node
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Backward()
     {
         ReadOnlySpan<float> a = A.Value.Span, b = B.Value.Span, dz = Grad!.Span;

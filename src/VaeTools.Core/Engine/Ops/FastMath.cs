@@ -75,6 +75,7 @@ internal static class FastMath
     /// For one row: sigmoid[d] = sigmoid(l[d]) and returns sum_d x[d] l[d] - softplus(l[d]),
     /// with softplus(l) = max(l, 0) + log(1 + exp(-|l|)).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float BernoulliRow(ReadOnlySpan<float> x, ReadOnlySpan<float> l, Span<float> sigmoid)
     {
         int i = 0;

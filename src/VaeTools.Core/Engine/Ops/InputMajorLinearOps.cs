@@ -65,6 +65,7 @@ public sealed class InputMajorLinearNode : Node, IParallelTask
         return (X.Rows, Wt.Cols);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward()
     {
         int batch = X.Rows, ins = X.Cols, outs = Cols;
@@ -87,6 +88,7 @@ public sealed class InputMajorLinearNode : Node, IParallelTask
         Gemm.Multiply(false, false, batch, outs, ins, X.Value.Span, ins, Wt.Value.Span, outs, y, outs, accumulate: true, Graph.Pool);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Backward()
     {
         int batch = Rows, outs = Cols, ins = X.Cols;
@@ -114,6 +116,7 @@ public sealed class InputMajorLinearNode : Node, IParallelTask
     }
 
     /// <summary>Builds the CSR of X; returns whether X is sparse enough for the sparse path.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool BuildRows()
     {
         int batch = X.Rows, ins = X.Cols;
@@ -140,6 +143,7 @@ public sealed class InputMajorLinearNode : Node, IParallelTask
     }
 
     /// <summary>Builds the CSC of X from its CSR (a counting sort by column; rows stay in order within a column).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void BuildColumns()
     {
         int batch = X.Rows, ins = X.Cols, nnz = _rowStart[batch];
@@ -160,6 +164,7 @@ public sealed class InputMajorLinearNode : Node, IParallelTask
         _colStart[0] = 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IParallelTask.Execute(int part, int parts)
     {
         int outs = Cols;
@@ -217,6 +222,7 @@ public sealed class InputMajorLinearNode : Node, IParallelTask
     /// dst[c] += sum_k values[k] * src[rows[k] * ld + c] for c in [c0, c1). Each 64-column block of dst is held in
     /// registers while k runs, with two sets of accumulators so consecutive FMAs do not wait on each other.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AccumulateRows(ReadOnlySpan<int> rows, ReadOnlySpan<float> values, float[] src, int ld, int c0, int c1, Span<float> dst)
     {
         ref float s0 = ref MemoryMarshal.GetArrayDataReference(src);

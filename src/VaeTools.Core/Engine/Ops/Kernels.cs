@@ -15,6 +15,7 @@ internal static class Kernels
     public static void AddInPlace(Span<float> acc, ReadOnlySpan<float> x) => TensorPrimitives.Add(acc, x, acc);
 
     /// <summary>dx += dy where y &gt; 0 (ReLU backward through its output).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ReluBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx)
     {
         int i = 0;
@@ -46,6 +47,7 @@ internal static class Kernels
     }
 
     /// <summary>softplus(x) = log(1 + e^x), computed stably as max(x, 0) + log(1 + e^-|x|), into <paramref name="y"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softplus(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch)
     {
         TensorPrimitives.Abs(x, scratch);
@@ -58,6 +60,7 @@ internal static class Kernels
     }
 
     /// <summary>acc += scale (x - s).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddScaledDifference(ReadOnlySpan<float> x, ReadOnlySpan<float> s, float scale, Span<float> acc)
     {
         int i = 0;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace VaeTools.Engine.Ops;
 
 /// <summary>
@@ -26,12 +27,14 @@ public sealed class MatMulNode : Node
         return (m, n);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward()
     {
         int k = _transA ? A.Rows : A.Cols;
         Gemm.Multiply(_transA, _transB, Rows, Cols, k, A.Value.Span, A.Cols, B.Value.Span, B.Cols, Value.Span, Cols, accumulate: false, Graph.Pool);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Backward()
     {
         var dy = Grad!;
@@ -76,6 +79,7 @@ public sealed class LinearNode : Node
         return (X.Rows, W.Rows);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward()
     {
         // Y starts as the bias in every row; the product accumulates onto it.
@@ -86,6 +90,7 @@ public sealed class LinearNode : Node
         Gemm.Multiply(false, true, Rows, n, X.Cols, X.Value.Span, X.Cols, W.Value.Span, W.Cols, y, n, accumulate: true, Graph.Pool);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Backward()
     {
         var dy = Grad!.Span;

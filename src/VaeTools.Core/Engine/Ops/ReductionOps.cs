@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace VaeTools.Engine.Ops;
 
 /// <summary>Which dimension a reduction removes.</summary>
@@ -48,6 +49,7 @@ public sealed class SumNode : Node
         _ => X.Rows * X.Cols,
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward()
     {
         ReadOnlySpan<float> x = X.Value.Span;
@@ -73,6 +75,7 @@ public sealed class SumNode : Node
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Backward()
     {
         ReadOnlySpan<float> dy = Grad!.Span;
@@ -107,6 +110,7 @@ public sealed class LogSumExpNode : Node
     protected internal override (int Rows, int Cols) InferShape() =>
         _axis == Axis.Rows ? (1, X.Cols) : (X.Rows, 1);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward()
     {
         ReadOnlySpan<float> x = X.Value.Span;
@@ -127,6 +131,7 @@ public sealed class LogSumExpNode : Node
     private int At(int outer, int inner, int cols) =>
         _axis == Axis.Rows ? inner * cols + outer : outer * cols + inner;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Backward()
     {
         ReadOnlySpan<float> x = X.Value.Span, y = Value.Span, dy = Grad!.Span;

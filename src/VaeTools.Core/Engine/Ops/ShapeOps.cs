@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace VaeTools.Engine.Ops;
 
 /// <summary>Columns [start, start + count) of x: [r x c] -> [r x count]. Backward scatters the gradient back.</summary>
@@ -22,12 +23,14 @@ public sealed class ColumnSliceNode : Node
         return (X.Rows, _count);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward()
     {
         for (int r = 0; r < Rows; r++)
             X.Value.Span.Slice(r * X.Cols + _start, _count).CopyTo(Value.Span.Slice(r * _count, _count));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Backward()
     {
         var dx = GradOf(X);
@@ -67,8 +70,10 @@ public sealed class ReshapeNode : Node
         return (rows, cols);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward() => X.Value.Span.CopyTo(Value.Span);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Backward() => Kernels.AddInPlace(GradOf(X), Grad!.Span);
 }
 
@@ -90,12 +95,14 @@ public sealed class RepeatRowsNode : Node
 
     protected internal override (int Rows, int Cols) InferShape() => (X.Rows * _times, X.Cols);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward()
     {
         int n = X.Value.Length;
         for (int k = 0; k < _times; k++) X.Value.Span.CopyTo(Value.Span.Slice(k * n, n));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Backward()
     {
         int n = X.Value.Length;

@@ -41,6 +41,7 @@ internal sealed class ZeroSkippingTiles
     /// Tiles of four rows of X [rows x cols] (row-major): tile t covers rows 4t..4t+3 and keeps each column k
     /// where one of them is non-zero. For the forward product X · W.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public unsafe void BuildFromRows(ReadOnlySpan<float> x, int rows, int cols)
     {
         Rows = rows;
@@ -100,6 +101,7 @@ internal sealed class ZeroSkippingTiles
     /// Tiles of four columns of X [rows x cols]: tile t covers columns 4t..4t+3 (C rows of X^T) and keeps each
     /// row of X where one of them is non-zero, in increasing order. For the weight gradient X^T · dY.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public unsafe void BuildFromColumns(ReadOnlySpan<float> x, int rows, int cols)
     {
         Rows = cols;
@@ -177,6 +179,7 @@ internal sealed class ZeroSkippingTiles
     /// Columns [c0, c1) of C rows 4t.. of every tile t: C (+)= tile · B, B row-major with row stride ldb (rows
     /// indexed by the tiles' k), C with row stride ldc. Overwrite stores the product (zero for a tile with no k).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public unsafe void Multiply(float[] b, int ldb, float[] c, int ldc, int c0, int c1, bool overwrite)
     {
         if (c1 <= c0) return;
