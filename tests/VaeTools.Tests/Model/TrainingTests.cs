@@ -206,6 +206,35 @@ public class TrainingTests
         Assert.Equal(0, at35 - at10);
     }
 
+    /// <summary>A data set that fails when asked for one particular image (a disk error, a bug in a custom data set).</summary>
+    private sealed class FailingDataset(IDataset inner, int failingIndex) : IDataset
+    {
+        public int Count => inner.Count;
+        public int Features => inner.Features;
+        public string Description => inner.Description;
+        public int GetLabel(int index) => inner.GetLabel(index);
+        public void CopyRows(ReadOnlySpan<int> indices, Span<float> destination, RandomSource? random)
+        {
+            foreach (int i in indices)
+                if (i == failingIndex) throw new IOException($"image {i} could not be read");
+            inner.CopyRows(indices, destination, random);
+        }
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(63)] // the last image of the batch: the second thread's share
+    public void AFailingReplica_StopsTheStepWithItsOwnError_WithoutHangingTheOthers(int failingIndex)
+    {
+        var data = new FailingDataset(Blobs(64, features: 30), failingIndex);
+        var model = SmallModel(inputs: 30);
+        using var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 1, BatchSize = 64, Threads = 2, Shuffle = false });
+        var run = Task.Run(() => trainer.Train(data));
+        Assert.True(Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60))).Result == run, "the training hung");
+        var error = Assert.IsType<IOException>(run.Exception!.InnerException);
+        Assert.Contains($"image {failingIndex}", error.Message);
+    }
+
     [Fact]
     public void KlWarmup_RampsBetaFromZero()
     {

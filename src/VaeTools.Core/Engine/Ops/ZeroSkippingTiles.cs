@@ -8,8 +8,8 @@ namespace VaeTools.Engine.Ops;
 
 /// <summary>
 /// A product C[4-row tile] (+)= A_tile · B that skips the k where all four rows of A are zero: the tile keeps
-/// only those k (<see cref="Index"/>), with the four rows' values at each (<see cref="Values"/>, 4 per k), and
-/// the kernel reads row Index[p] of B for step p. For MNIST-like input (a fifth non-zero) about 40% of the k
+/// only those k (an index list), with the four rows' values at each (4 per k), and
+/// the kernel reads row index[p] of B for step p. For MNIST-like input (a fifth non-zero) about 40% of the k
 /// of four images survive against 19% non-zeros per image, but every surviving B row is used four times from
 /// registers, as in a dense GEMM, where skipping single zeros re-reads B once per non-zero.
 /// The input layer uses it both ways:
