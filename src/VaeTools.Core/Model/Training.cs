@@ -33,7 +33,7 @@ public sealed record TrainingOptions
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
     /// <summary>Seed of the shuffling and noise streams; null uses the model's seed.</summary>
     public ulong? Seed { get; init; }
-    /// <summary>Threads for the matrix products; results are bitwise identical for any count.</summary>
+    /// <summary>Threads: each takes a share of every batch; the same seed and count give a bitwise-identical model.</summary>
     public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
     public Objective Objective { get; init; } = Objective.Elbo;
     /// <summary>Samples of z per image (K) for the ELBO average or the IWAE bound.</summary>

@@ -224,13 +224,13 @@ public class TrainingTests
     [Theory]
     [InlineData(0)]
     [InlineData(63)] // the last image of the batch: the second thread's share
-    public void AFailingReplica_StopsTheStepWithItsOwnError_WithoutHangingTheOthers(int failingIndex)
+    public async Task AFailingReplica_StopsTheStepWithItsOwnError_WithoutHangingTheOthers(int failingIndex)
     {
         var data = new FailingDataset(Blobs(64, features: 30), failingIndex);
         var model = SmallModel(inputs: 30);
         using var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 1, BatchSize = 64, Threads = 2, Shuffle = false });
         var run = Task.Run(() => trainer.Train(data));
-        Assert.True(Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60))).Result == run, "the training hung");
+        Assert.True(await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60))) == run, "the training hung");
         var error = Assert.IsType<IOException>(run.Exception!.InnerException);
         Assert.Contains($"image {failingIndex}", error.Message);
     }
