@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Collections.Concurrent;
 using System.Numerics.Tensors;
 using VaeTools.Engine;
+using VaeTools.Engine.Ops;
 using Tensor = VaeTools.Engine.Tensor;
 
 namespace VaeTools.Data;
@@ -164,8 +165,7 @@ public sealed class MnistDataset : IDataset
             switch (Binarization)
             {
                 case MnistBinarization.None:
-                    TensorPrimitives.ConvertTruncating(src, dst); // exact: bytes are small integers
-                    TensorPrimitives.Divide(dst, 255f, dst);      // same rounding as pixel / 255f
+                    Kernels.BytesToUnit(src, dst); // same rounding as pixel / 255f
                     break;
                 case MnistBinarization.Threshold:
                     for (int j = 0; j < f; j++) dst[j] = ThresholdTable[src[j]];

@@ -101,7 +101,7 @@ public abstract class Optimizer
                     var g = Parameters[i].Grad.Span.Slice(c, count);
                     for (int s = 0; s < _addedCount; s++)
                         if (_addedGradients![s][i] is { } added)
-                            System.Numerics.Tensors.TensorPrimitives.Add(g, added.Span.Slice(c, count), g);
+                            Ops.Kernels.AddInPlace(g, added.Span.Slice(c, count));
                 }
                 UpdateRange(i, c, count);
             }

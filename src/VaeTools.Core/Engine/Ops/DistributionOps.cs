@@ -53,7 +53,7 @@ public sealed class BernoulliLogLikelihoodNode : Node
             if (Target.RequiresGrad)
             {
                 var dx = dTarget.Slice(r * d, d);
-                TensorPrimitives.MultiplyAdd(l.Slice(r * d, d), dy[r], dx, dx);
+                Kernels.MultiplyAdd(l.Slice(r * d, d), dy[r], dx);
             }
         }
     }
@@ -113,9 +113,10 @@ public sealed class GaussianLogDensityNode : Node
     {
         ReadOnlySpan<float> x = X.Value.Span, m = M.Value.Span, v = V.Value.Span, dy = Grad!.Span;
         int cols = X.Cols;
-        var dM = M.RequiresGrad ? GradOf(M) : default;
-        var dX = X.RequiresGrad ? GradOf(X) : default;
-        var dV = V.RequiresGrad ? GradOf(V) : default;
+        bool mGrad = M.RequiresGrad, xGrad = X.RequiresGrad, vGrad = V.RequiresGrad; // (read once: each is a virtual call)
+        var dM = mGrad ? GradOf(M) : default;
+        var dX = xGrad ? GradOf(X) : default;
+        var dV = vGrad ? GradOf(V) : default;
         for (int r = 0; r < Rows; r++)
         for (int c = 0; c < cols; c++)
         {
@@ -123,9 +124,9 @@ public sealed class GaussianLogDensityNode : Node
             float inv = MathF.Exp(-v[j]);
             float diff = x[i] - m[i];
             float dm = dy[r] * diff * inv;
-            if (M.RequiresGrad) dM[i] += dm;
-            if (X.RequiresGrad) dX[i] -= dm;
-            if (V.RequiresGrad) dV[j] += dy[r] * 0.5f * (diff * diff * inv - 1f);
+            if (mGrad) dM[i] += dm;
+            if (xGrad) dX[i] -= dm;
+            if (vGrad) dV[j] += dy[r] * 0.5f * (diff * diff * inv - 1f);
         }
     }
 }
@@ -171,14 +172,15 @@ public sealed class KlStandardNormalNode : Node
     {
         ReadOnlySpan<float> mu = Mu.Value.Span, v = V.Value.Span, dy = Grad!.Span;
         int p = Mu.Cols;
-        var dMu = Mu.RequiresGrad ? GradOf(Mu) : default;
-        var dV = V.RequiresGrad ? GradOf(V) : default;
+        bool muGrad = Mu.RequiresGrad, vGrad = V.RequiresGrad; // (read once: each is a virtual call)
+        var dMu = muGrad ? GradOf(Mu) : default;
+        var dV = vGrad ? GradOf(V) : default;
         for (int r = 0; r < Rows; r++)
         for (int c = 0; c < p; c++)
         {
             int i = r * p + c;
-            if (Mu.RequiresGrad) dMu[i] += dy[r] * mu[i];
-            if (V.RequiresGrad) dV[i] += dy[r] * 0.5f * (MathF.Exp(v[i]) - 1f);
+            if (muGrad) dMu[i] += dy[r] * mu[i];
+            if (vGrad) dV[i] += dy[r] * 0.5f * (MathF.Exp(v[i]) - 1f);
         }
     }
 }
@@ -224,10 +226,11 @@ public sealed class KlDiagonalGaussianNode : Node
     {
         ReadOnlySpan<float> m1 = Inputs[0].Value.Span, v1 = Inputs[1].Value.Span, m2 = Inputs[2].Value.Span, v2 = Inputs[3].Value.Span, dy = Grad!.Span;
         int p = Inputs[0].Cols;
-        var dM1 = Inputs[0].RequiresGrad ? GradOf(Inputs[0]) : default;
-        var dV1 = Inputs[1].RequiresGrad ? GradOf(Inputs[1]) : default;
-        var dM2 = Inputs[2].RequiresGrad ? GradOf(Inputs[2]) : default;
-        var dV2 = Inputs[3].RequiresGrad ? GradOf(Inputs[3]) : default;
+        bool m1Grad = Inputs[0].RequiresGrad, v1Grad = Inputs[1].RequiresGrad, m2Grad = Inputs[2].RequiresGrad, v2Grad = Inputs[3].RequiresGrad;
+        var dM1 = m1Grad ? GradOf(Inputs[0]) : default;
+        var dV1 = v1Grad ? GradOf(Inputs[1]) : default;
+        var dM2 = m2Grad ? GradOf(Inputs[2]) : default;
+        var dV2 = v2Grad ? GradOf(Inputs[3]) : default;
         for (int r = 0; r < Rows; r++)
         for (int c = 0; c < p; c++)
         {
@@ -236,10 +239,10 @@ public sealed class KlDiagonalGaussianNode : Node
             float d = m1[i] - m2[i];
             float e1 = MathF.Exp(v1[i]);
             float g = dy[r];
-            if (Inputs[0].RequiresGrad) dM1[i] += g * d * inv2;
-            if (Inputs[2].RequiresGrad) dM2[i] -= g * d * inv2;
-            if (Inputs[1].RequiresGrad) dV1[i] += g * 0.5f * (e1 * inv2 - 1f);
-            if (Inputs[3].RequiresGrad) dV2[i] += g * 0.5f * (1f - (e1 + d * d) * inv2);
+            if (m1Grad) dM1[i] += g * d * inv2;
+            if (m2Grad) dM2[i] -= g * d * inv2;
+            if (v1Grad) dV1[i] += g * 0.5f * (e1 * inv2 - 1f);
+            if (v2Grad) dV2[i] += g * 0.5f * (1f - (e1 + d * d) * inv2);
         }
     }
 }

@@ -45,7 +45,7 @@ public sealed class UnaryNode : Node
         float p = Parameter;
         switch (Function)
         {
-            case UnaryKind.Relu: TensorPrimitives.Max(x, 0f, y); break;
+            case UnaryKind.Relu: Kernels.Map<Kernels.MaxOp>(x, 0f, y); break;
             case UnaryKind.LeakyRelu:
                 for (int i = 0; i < x.Length; i++) y[i] = x[i] > 0f ? x[i] : p * x[i];
                 break;
@@ -58,9 +58,9 @@ public sealed class UnaryNode : Node
             case UnaryKind.Sigmoid: TensorPrimitives.Sigmoid(x, y); break;
             case UnaryKind.Exp: TensorPrimitives.Exp(x, y); break;
             case UnaryKind.Log: TensorPrimitives.Log(x, y); break;
-            case UnaryKind.Scale: TensorPrimitives.Multiply(x, p, y); break;
-            case UnaryKind.AddScalar: TensorPrimitives.Add(x, p, y); break;
-            case UnaryKind.Square: TensorPrimitives.Multiply(x, x, y); break;
+            case UnaryKind.Scale: Kernels.Map<Kernels.MultiplyOp>(x, p, y); break;
+            case UnaryKind.AddScalar: Kernels.Map<Kernels.AddOp>(x, p, y); break;
+            case UnaryKind.Square: Kernels.Map<Kernels.MultiplyOp>(x, x, y); break;
             case UnaryKind.Abs: TensorPrimitives.Abs(x, y); break;
             case UnaryKind.Negate: TensorPrimitives.Negate(x, y); break;
             default: throw new InvalidOperationException($"Unknown function {Function}.");
@@ -89,25 +89,25 @@ public sealed class UnaryNode : Node
             {
                 var s = Scratch();
                 TensorPrimitives.Sigmoid(x, s);
-                TensorPrimitives.MultiplyAdd(s, dy, dx, dx);
+                Kernels.MultiplyAdd(s, dy, dx);
                 break;
             }
             case UnaryKind.Sigmoid: // f' = y (1 - y)
                 for (int i = 0; i < x.Length; i++) dx[i] += dy[i] * y[i] * (1f - y[i]);
                 break;
-            case UnaryKind.Exp: TensorPrimitives.MultiplyAdd(dy, y, dx, dx); break; // f' = y
+            case UnaryKind.Exp: Kernels.MultiplyAdd(dy, y, dx); break; // f' = y
             case UnaryKind.Log: // f' = 1 / x
                 for (int i = 0; i < x.Length; i++) dx[i] += dy[i] / x[i];
                 break;
-            case UnaryKind.Scale: TensorPrimitives.MultiplyAdd(dy, p, dx, dx); break;
-            case UnaryKind.AddScalar: TensorPrimitives.Add(dx, dy, dx); break;
+            case UnaryKind.Scale: Kernels.MultiplyAdd(dy, p, dx); break;
+            case UnaryKind.AddScalar: Kernels.AddInPlace(dx, dy); break;
             case UnaryKind.Square: // f' = 2x
                 for (int i = 0; i < x.Length; i++) dx[i] += 2f * x[i] * dy[i];
                 break;
             case UnaryKind.Abs: // f' = sign(x) (0 at 0)
                 for (int i = 0; i < x.Length; i++) dx[i] += MathF.Sign(x[i]) * dy[i];
                 break;
-            case UnaryKind.Negate: TensorPrimitives.Subtract(dx, dy, dx); break;
+            case UnaryKind.Negate: Kernels.Map<Kernels.SubtractOp>(dx, dy, dx); break;
         }
     }
 }
@@ -139,23 +139,23 @@ public sealed class BinaryNode : Node
         return (A.Rows, A.Cols);
     }
 
-    /// <summary>Index into b for element (r, c) of a.</summary>
-    private int BIndex(int r, int c) => (B.Rows == 1 ? 0 : r) * B.Cols + (B.Cols == 1 ? 0 : c);
+    /// <summary>Index into b (of shape [bRows x bCols], broadcast) for element (r, c) of a.</summary>
+    private static int BIndex(int r, int c, int bRows, int bCols) => (bRows == 1 ? 0 : r) * bCols + (bCols == 1 ? 0 : c);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected internal override void Forward()
     {
         ReadOnlySpan<float> a = A.Value.Span, b = B.Value.Span;
         var z = Value.Span;
-        int rows = Rows, cols = Cols;
+        int rows = Rows, cols = Cols, bRows = B.Rows, bCols = B.Cols;
         if (B.Rows == rows && B.Cols == cols)
         {
             switch (Function)
             {
-                case BinaryKind.Add: TensorPrimitives.Add(a, b, z); break;
-                case BinaryKind.Subtract: TensorPrimitives.Subtract(a, b, z); break;
-                case BinaryKind.Multiply: TensorPrimitives.Multiply(a, b, z); break;
-                case BinaryKind.Divide: TensorPrimitives.Divide(a, b, z); break;
+                case BinaryKind.Add: Kernels.Map<Kernels.AddOp>(a, b, z); break;
+                case BinaryKind.Subtract: Kernels.Map<Kernels.SubtractOp>(a, b, z); break;
+                case BinaryKind.Multiply: Kernels.Map<Kernels.MultiplyOp>(a, b, z); break;
+                case BinaryKind.Divide: Kernels.Map<Kernels.DivideOp>(a, b, z); break;
             }
             return;
         }
@@ -163,7 +163,7 @@ public sealed class BinaryNode : Node
         for (int c = 0; c < cols; c++)
         {
             int i = r * cols + c;
-            float bv = b[BIndex(r, c)];
+            float bv = b[BIndex(r, c, bRows, bCols)];
             z[i] = Function switch
             {
                 BinaryKind.Add => a[i] + bv,
@@ -178,7 +178,25 @@ public sealed class BinaryNode : Node
     protected internal override void Backward()
     {
         ReadOnlySpan<float> a = A.Value.Span, b = B.Value.Span, dz = Grad!.Span;
-        int rows = Rows, cols = Cols;
+        int rows = Rows, cols = Cols, bRows = B.Rows, bCols = B.Cols;
+        if (B.Rows == rows && B.Cols == cols && Function != BinaryKind.Divide)
+        {
+            // Same shapes (z = mu + sigma * eps and the like): whole-tensor kernels.
+            if (A.RequiresGrad)
+            {
+                var da = GradOf(A);
+                if (Function == BinaryKind.Multiply) Kernels.MultiplyAdd(dz, b, da); // d(ab)/da = b
+                else Kernels.AddInPlace(da, dz);
+            }
+            if (B.RequiresGrad)
+            {
+                var db = GradOf(B);
+                if (Function == BinaryKind.Multiply) Kernels.MultiplyAdd(dz, a, db); // d(ab)/db = a
+                else if (Function == BinaryKind.Add) Kernels.AddInPlace(db, dz);
+                else Kernels.Map<Kernels.SubtractOp>(db, dz, db);
+            }
+            return;
+        }
         if (A.RequiresGrad)
         {
             var da = GradOf(A);
@@ -189,8 +207,8 @@ public sealed class BinaryNode : Node
                 da[i] += Function switch
                 {
                     BinaryKind.Add or BinaryKind.Subtract => dz[i],
-                    BinaryKind.Multiply => dz[i] * b[BIndex(r, c)], // d(ab)/da = b
-                    _ => dz[i] / b[BIndex(r, c)],                   // d(a/b)/da = 1/b
+                    BinaryKind.Multiply => dz[i] * b[BIndex(r, c, bRows, bCols)], // d(ab)/da = b
+                    _ => dz[i] / b[BIndex(r, c, bRows, bCols)],                   // d(a/b)/da = 1/b
                 };
             }
         }
@@ -200,7 +218,7 @@ public sealed class BinaryNode : Node
             for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++)
             {
-                int i = r * cols + c, j = BIndex(r, c);
+                int i = r * cols + c, j = BIndex(r, c, bRows, bCols);
                 db[j] += Function switch
                 {
                     BinaryKind.Add => dz[i],
