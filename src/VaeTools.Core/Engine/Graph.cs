@@ -252,18 +252,6 @@ public sealed partial class Graph
     /// <summary>The source that noise nodes draw from, in node order.</summary>
     public RandomSource Random { get; set; }
 
-    /// <summary>
-    /// The data-parallel replicas this graph is one of (with <see cref="ReplicaIndex"/>), set before building: its
-    /// input-major layers then share their weight-gradient work with the same layers of the other replicas.
-    /// </summary>
-    public ReplicaGroup? Replicas { get; init; }
-
-    /// <summary>This graph's place in <see cref="Replicas"/>.</summary>
-    public int ReplicaIndex { get; init; }
-
-    /// <summary>Input-major layers built so far (their number in build order is how replicas match them up).</summary>
-    internal int InputMajorLayers { get; set; }
-
     /// <summary>When set, every forward and backward op is timed into it (for the benchmark's --profile).</summary>
     public OpProfile? Profile { get; set; }
 

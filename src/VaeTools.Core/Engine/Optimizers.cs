@@ -57,16 +57,16 @@ public abstract class Optimizer
         public void Execute(int part, int parts) => owner.Update(part, parts);
     }
 
-    private Tensor?[][]? _addedGradients;
+    private Tensor[][]? _addedGradients;
     private int _addedCount;
 
     /// <summary>
     /// Gradients to add into each parameter's Grad before the next <see cref="Step"/> uses it: <paramref name="sources"/>[s][i]
-    /// is source s's gradient of parameter i (null: nothing to add), and the first <paramref name="count"/> sources are added in order.
+    /// is source s's gradient of parameter i, and the first <paramref name="count"/> sources are added in order.
     /// Data-parallel training hands over its other replicas' gradients here, so the sum is made chunk by chunk
     /// just before the update reads it (while it is in cache) instead of in a pass of its own.
     /// </summary>
-    public void AddGradientsOnNextStep(Tensor?[][] sources, int count)
+    public void AddGradientsOnNextStep(Tensor[][] sources, int count)
     {
         ArgumentNullException.ThrowIfNull(sources);
         if (count < 0 || count > sources.Length) throw new ArgumentOutOfRangeException(nameof(count), count, $"Between 0 and {sources.Length} sources.");
@@ -75,8 +75,8 @@ public abstract class Optimizer
             if (sources[s].Length != Parameters.Count)
                 throw new ArgumentException($"Gradient source {s} has {sources[s].Length} tensors for {Parameters.Count} parameters.", nameof(sources));
             for (int i = 0; i < Parameters.Count; i++)
-                if (sources[s][i] is not null && sources[s][i]!.Length != Parameters[i].Grad.Length)
-                    throw new ShapeMismatchException($"Gradient source {s} for {Parameters[i].Name} is {sources[s][i]!.Shape}; the parameter is {Parameters[i].Value.Shape}.");
+                if (sources[s][i].Length != Parameters[i].Grad.Length)
+                    throw new ShapeMismatchException($"Gradient source {s} for {Parameters[i].Name} is {sources[s][i].Shape}; the parameter is {Parameters[i].Value.Shape}.");
         }
         _addedGradients = sources;
         _addedCount = count;
@@ -100,8 +100,7 @@ public abstract class Optimizer
                 {
                     var g = Parameters[i].Grad.Span.Slice(c, count);
                     for (int s = 0; s < _addedCount; s++)
-                        if (_addedGradients![s][i] is { } added)
-                            Ops.Kernels.AddInPlace(g, added.Span.Slice(c, count));
+                        Ops.Kernels.AddInPlace(g, _addedGradients![s][i].Span.Slice(c, count));
                 }
                 UpdateRange(i, c, count);
             }

@@ -138,13 +138,11 @@ public sealed partial class VaeModel
     /// <param name="pool">Threads for the graph's matrix products.</param>
     /// <param name="random">The source the graph's noise draws from.</param>
     /// <param name="substitutes">Stand-ins for this model's parameters (see <see cref="Graph.Substitutes"/>), for data-parallel replicas.</param>
-    /// <param name="replicas">The data-parallel group this graph is replica <paramref name="replicaIndex"/> of (see <see cref="ReplicaGroup"/>).</param>
-    /// <param name="replicaIndex">This graph's place in <paramref name="replicas"/>.</param>
     public LossGraph BuildLossGraph(Objective objective = Objective.Elbo, int samples = 1, WorkerPool? pool = null, RandomSource? random = null,
-        IReadOnlyDictionary<Parameter, Parameter>? substitutes = null, ReplicaGroup? replicas = null, int replicaIndex = 0)
+        IReadOnlyDictionary<Parameter, Parameter>? substitutes = null)
     {
         if (samples <= 0) throw new ArgumentOutOfRangeException(nameof(samples), samples, "The number of samples must be positive.");
-        var g = new Graph(pool, random) { Substitutes = substitutes, Replicas = replicas, ReplicaIndex = replicaIndex };
+        var g = new Graph(pool, random) { Substitutes = substitutes };
         var x = g.Input("x", Config.InputDim);
         if (Config.DecoderOnly) return BuildDecoderOnlyLoss(g, x, Config.PriorSamples);
 

@@ -23,8 +23,7 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
     private readonly WorkerPool _pool;
     private readonly Replica[] _replicas;
     private readonly RandomSource _shuffleRandom, _evalRandom;
-    private readonly Tensor?[][] _otherGradients; // replicas 1..T-1 that had rows this step, for the optimiser to add
-    private readonly ReplicaGroup? _group;         // with T > 1: the replicas compute the big layers' weight gradients together
+    private readonly Tensor[][] _otherGradients; // replicas 1..T-1 that had rows this step, for the optimiser to add
     private IDataset? _stepData;
     private int[]? _stepRows;
     private int _stepStart, _stepCount;
@@ -50,16 +49,10 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         // A decoder-only model shares its K prior samples across the whole batch, so it is not split:
         // one replica whose matrix products use the threads instead.
         _replicas = new Replica[model.Config.DecoderOnly ? 1 : options.Threads];
-        _group = _replicas.Length > 1 ? new ReplicaGroup(_replicas.Length) : null;
         for (int t = 0; t < _replicas.Length; t++)
             _replicas[t] = new Replica(model, options, root.Split(), root.Split(), sharesModelGradients: t == 0,
-                _replicas.Length == 1 ? _pool : WorkerPool.Single, _group, t);
-        if (_group is not null)
-        {
-            var shared = _group.SharedParameters.ToHashSet();
-            foreach (var r in _replicas) r.SetSharedGradients(model.Parameters.Select(shared.Contains).ToArray());
-        }
-        _otherGradients = new Tensor?[Math.Max(0, _replicas.Length - 1)][];
+                _replicas.Length == 1 ? _pool : WorkerPool.Single);
+        _otherGradients = new Tensor[Math.Max(0, _replicas.Length - 1)][];
         Optimizer = Engine.Optimizer.Create(options.Optimizer, model.Parameters, options.LearningRate);
         Optimizer.Pool = _pool;
         if (resume is not null) Resume(resume);
@@ -88,8 +81,7 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
     /// </summary>
     private sealed class Replica
     {
-        public Replica(VaeModel model, TrainingOptions options, RandomSource noise, RandomSource data, bool sharesModelGradients, WorkerPool pool,
-            ReplicaGroup? group, int index)
+        public Replica(VaeModel model, TrainingOptions options, RandomSource noise, RandomSource data, bool sharesModelGradients, WorkerPool pool)
         {
             Noise = noise;
             Data = data;
@@ -97,7 +89,7 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
                 ? model.Parameters.ToArray()
                 : model.Parameters.Select(p => new Parameter(p.Name, p.Value, p.InputMajor)).ToArray();
             var map = model.Parameters.Zip(Parameters).ToDictionary(pair => pair.First, pair => pair.Second);
-            Graph = model.BuildLossGraph(options.Objective, options.Samples, pool, noise, map, group, index);
+            Graph = model.BuildLossGraph(options.Objective, options.Samples, pool, noise, map);
         }
 
         public LossGraph Graph { get; }
@@ -105,15 +97,6 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         /// <summary>This replica's gradient of each model parameter, in the model's parameter order.</summary>
         public Tensor[] Gradients => _gradients ??= Parameters.Select(p => p.Grad).ToArray();
         private Tensor[]? _gradients;
-
-        /// <summary>
-        /// This replica's gradients the optimiser must add when the group computed the shared layers' gradients:
-        /// null for those (replica 0 holds the whole batch's gradient; this replica's copy was not written).
-        /// </summary>
-        public Tensor?[] UnsharedGradients { get; private set; } = Array.Empty<Tensor?>();
-
-        public void SetSharedGradients(bool[] shared) =>
-            UnsharedGradients = Gradients.Select((g, i) => shared[i] ? null : g).ToArray();
         public RandomSource Noise { get; }
         public RandomSource Data { get; }
         /// <summary>Rows of the current step (0 when the batch had fewer rows than threads).</summary>
@@ -239,21 +222,8 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         _stepStart = start;
         _stepCount = count;
         long started = Stopwatch.GetTimestamp();
-        if (_group is not null)
-        {
-            // Together only when every replica has rows: each must reach the group's barriers.
-            _group.Active = count >= _replicas.Length;
-            _group.Reset();
-        }
         if (_replicas.Length == 1) ((IParallelTask)this).Execute(0, 1);
-        else
-        {
-            try { _pool.Run(this); } // forward and backward of every replica's share, one per thread
-            catch (ReplicaGroupBrokenException) when (_group?.Cause is { } cause)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(cause).Throw(); // the replica that failed first
-            }
-        }
+        else _pool.Run(this); // forward and backward of every replica's share, one per thread
         if (_profile is not null)
         {
             _profile.Add("step: replicas", Stopwatch.GetTimestamp() - started);
@@ -271,7 +241,7 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         // Replica 0 wrote into the model's gradients; the others' are added by the optimiser, in replica order.
         int others = 0;
         for (int t = 1; t < _replicas.Length; t++)
-            if (_replicas[t].Rows > 0) _otherGradients[others++] = _group!.Active ? _replicas[t].UnsharedGradients : _replicas[t].Gradients;
+            if (_replicas[t].Rows > 0) _otherGradients[others++] = _replicas[t].Gradients;
         Optimizer.AddGradientsOnNextStep(_otherGradients, others);
         started = Stopwatch.GetTimestamp();
         Optimizer.Step();
@@ -297,25 +267,11 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         r.Rows = to - from;
         if (r.Rows == 0) return;
         var g = r.Graph;
-        try
-        {
-            g.SetBatchImages(_stepCount);
-            _stepData!.CopyRows(_stepRows.AsSpan(_stepStart + from, r.Rows), g.Data.SetRows(r.Rows).Span, r.Data);
-            g.Graph.Forward(g.Loss);
-            r.Loss = g.Loss.Value[0, 0];
-            bool finite = double.IsFinite(r.Loss);
-            if (_group is { Active: true })
-            {
-                _group.Wait(); // every loss is known: all replicas go backward, or none (each layer's barrier needs all)
-                foreach (var other in _replicas) finite &= double.IsFinite(other.Loss);
-            }
-            if (finite) g.Graph.Backward(g.Loss);
-        }
-        catch (Exception e) when (_group is { Active: true } && e is not ReplicaGroupBrokenException)
-        {
-            _group.Break(e); // release the replicas waiting for this one
-            throw;
-        }
+        g.SetBatchImages(_stepCount);
+        _stepData!.CopyRows(_stepRows.AsSpan(_stepStart + from, r.Rows), g.Data.SetRows(r.Rows).Span, r.Data);
+        g.Graph.Forward(g.Loss);
+        r.Loss = g.Loss.Value[0, 0];
+        if (double.IsFinite(r.Loss)) g.Graph.Backward(g.Loss);
         if (_profile is not null) r.Ticks = Stopwatch.GetTimestamp() - started;
     }
 
@@ -338,7 +294,6 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         if (batchSize <= 0) batchSize = Options.BatchSize;
         var graph = _replicas[0].Graph;
         graph.SetBatchImages(0);
-        if (_group is not null) _group.Active = false; // one graph alone
         var saved = graph.Graph.Random;
         graph.Graph.Random = _evalRandom;
         graph.Graph.Pool = _pool; // one graph, its products split over the threads

@@ -224,7 +224,7 @@ public class TrainingTests
     [Theory]
     [InlineData(0)]
     [InlineData(63)] // the last image of the batch: the second thread's share
-    public async Task AFailingReplica_StopsTheStepWithItsOwnError_WithoutHangingTheOthers(int failingIndex)
+    public async Task AFailingShare_StopsTheStepWithItsOwnError_WithoutHangingTheOthers(int failingIndex)
     {
         var data = new FailingDataset(Blobs(64, features: 30), failingIndex);
         var model = SmallModel(inputs: 30);

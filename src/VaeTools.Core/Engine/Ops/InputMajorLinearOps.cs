@@ -41,18 +41,7 @@ public sealed class InputMajorLinearNode : Node, IParallelTask
     internal InputMajorLinearNode(Graph g, Node x, Node weightT, Node bias, bool skipZeros) : base(g, "InputMajorLinear", x, weightT, bias)
     {
         SkipZeros = skipZeros;
-        if (g.Replicas is { } group)
-        {
-            _ordinal = g.InputMajorLayers++;
-            group.Join(this, g.ReplicaIndex, _ordinal);
-        }
     }
-
-    private readonly int _ordinal;
-
-    /// <summary>The parameters whose gradient this layer writes (for <see cref="ReplicaGroup.SharedParameters"/>).</summary>
-    internal IEnumerable<Parameter> SharedParameters =>
-        new[] { Wt, Bias }.Where(n => n.RequiresGrad).OfType<ParameterNode>().Select(n => n.Parameter);
 
     /// <summary>Look for zero inputs and skip them when there are enough (for data; hidden activations are too dense to pay).</summary>
     public bool SkipZeros { get; }
@@ -106,11 +95,6 @@ public sealed class InputMajorLinearNode : Node, IParallelTask
         var dy = Grad!.Span;
         if (X.RequiresGrad) // dX[B x in] += dY[B x out] · Wt^T
             Gemm.Multiply(false, true, batch, ins, outs, dy, outs, Wt.Value.Span, outs, X.Grad!.Span, ins, AccumulateInto(X), Graph.Pool);
-        if (Graph.Replicas is { Active: true } group)
-        {
-            BackwardForTheGroup(group);
-            return;
-        }
         if (Wt.RequiresGrad)
         {
             if (UsedSparsePath)
@@ -129,56 +113,6 @@ public sealed class InputMajorLinearNode : Node, IParallelTask
             var db = GradOf(Bias);
             for (int r = 0; r < batch; r++) Kernels.AddInPlace(db, dy.Slice(r * outs, outs));
         }
-    }
-
-    /// <summary>
-    /// The weight and bias gradients of the whole batch, with the same layer of the other replicas (see
-    /// <see cref="ReplicaGroup"/>): replica t sums columns t of X_s^T dY_s and of dY_s's column sums over the replicas
-    /// s in order, into replica 0's gradients. So no replica writes a gradient of its own share.
-    /// </summary>
-    private void BackwardForTheGroup(ReplicaGroup group)
-    {
-        // Each replica prepares its own share and reads its own graph's first-writer state (the same in all replicas).
-        bool weightOverwrite = Wt.RequiresGrad && !AccumulateInto(Wt);
-        bool biasOverwrite = Bias.RequiresGrad && !AccumulateInto(Bias);
-        if (Wt.RequiresGrad && UsedSparsePath)
-        {
-            if (_tiles) _pixelTiles.BuildFromColumns(X.Value.Span, X.Rows, X.Cols);
-            else BuildColumns();
-        }
-        group.Wait(); // every replica's X, dY and tiles are ready
-        var members = group.Layer(_ordinal);
-        var owner = members[0];
-        var (c0, c1) = Partition.Range(Cols, Graph.ReplicaIndex, group.Count);
-        if (c1 <= c0) return;
-        bool first = true;
-        foreach (var m in members)
-        {
-            if (m.Rows == 0) continue; // (an active group has rows in every replica)
-            if (Wt.RequiresGrad) m.AddWeightGradient(owner.Wt.Grad!.Buffer, c0, c1, overwrite: first && weightOverwrite);
-            if (Bias.RequiresGrad)
-            {
-                var db = owner.Bias.Grad!.Span[c0..c1];
-                var dy = m.Grad!.Span;
-                int r = 0;
-                if (first && biasOverwrite) dy.Slice(c0, c1 - c0).CopyTo(db);
-                if (first && biasOverwrite) r = 1;
-                for (; r < m.Rows; r++) Kernels.AddInPlace(db, dy.Slice(r * Cols + c0, c1 - c0));
-            }
-            first = false;
-        }
-    }
-
-    /// <summary>Columns [c0, c1) of dWt (+)= X^T dY for this node's X and dY, by whichever path its forward took.</summary>
-    private void AddWeightGradient(float[] dwt, int c0, int c1, bool overwrite)
-    {
-        int outs = Cols, ins = X.Cols;
-        if (!UsedSparsePath)
-            Gemm.Multiply(true, false, ins, c1 - c0, Rows, X.Value.Span, ins, Grad!.Span[c0..], outs, dwt.AsSpan(c0), outs, accumulate: !overwrite);
-        else if (_tiles)
-            _pixelTiles.Multiply(Grad!.Buffer, outs, dwt, outs, c0, c1, overwrite);
-        else
-            AddWeightGradientByColumns(dwt, c0, c1, overwrite);
     }
 
     /// <summary>Builds the CSR of X; returns whether X is sparse enough for the sparse path.</summary>
@@ -260,20 +194,18 @@ public sealed class InputMajorLinearNode : Node, IParallelTask
                 AccumulateRows(_rowIndex.AsSpan(s, e - s), _rowValue.AsSpan(s, e - s), wt, outs, c0, c1, y.AsSpan(r * outs, outs));
             }
         }
-        else AddWeightGradientByColumns(Wt.Grad!.Buffer, c0, c1, _overwriteWeightGrad);
-    }
-
-    /// <summary>dWt[j, c0..c1) (+)= sum over images b with x_bj != 0 of x_bj dY[b, c0..c1), from the CSC of X.</summary>
-    private void AddWeightGradientByColumns(float[] dwt, int c0, int c1, bool overwrite)
-    {
-        int outs = Cols;
-        var dy = Grad!.Buffer;
-        for (int j = 0; j < X.Cols; j++)
+        else
         {
-            int s = _colStart[j], e = _colStart[j + 1];
-            if (overwrite) Array.Clear(dwt, j * outs + c0, c1 - c0); // first writer: start from zero, block by block
-            if (s == e) continue;
-            AccumulateRows(_colIndex.AsSpan(s, e - s), _colValue.AsSpan(s, e - s), dy, outs, c0, c1, dwt.AsSpan(j * outs, outs));
+            // dWt[j, c0..c1) += sum over images b with x_bj != 0 of x_bj dY[b, c0..c1)
+            var dy = Grad!.Buffer;
+            var dwt = Wt.Grad!.Buffer;
+            for (int j = 0; j < X.Cols; j++)
+            {
+                int s = _colStart[j], e = _colStart[j + 1];
+                if (_overwriteWeightGrad) Array.Clear(dwt, j * outs + c0, c1 - c0); // first writer: start from zero, block by block
+                if (s == e) continue;
+                AccumulateRows(_colIndex.AsSpan(s, e - s), _colValue.AsSpan(s, e - s), dy, outs, c0, c1, dwt.AsSpan(j * outs, outs));
+            }
         }
     }
 
