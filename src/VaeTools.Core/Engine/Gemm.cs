@@ -50,8 +50,6 @@ public static partial class Gemm
     /// <summary>Tests: overrides <see cref="DirectMaxReuse"/> for calls from this thread (0 = never read in place).</summary>
     [ThreadStatic] internal static int? ForceDirectMaxReuse;
 
-    /// <summary>Experiments: force solving C^T = op(B)^T op(A)^T (true) or C directly (false).</summary>
-    [ThreadStatic] internal static bool? ForceSwap;
     private const int Mr256 = 6, Nr256 = 16, Kc256 = 256, Mc256 = 72, Nc256 = 1024;
     private const int MrScalar = 4, NrScalar = 4, KcScalar = 256, McScalar = 64, NcScalar = 256;
 
@@ -130,7 +128,6 @@ public static partial class Gemm
         Blocking(path, out int mr, out int nr, out _, out _, out _);
         // Only when it saves a fifth of the work or more: a transposed C is written element by element.
         bool swap = Padded(n, mr) * Padded(m, nr) * 5 < Padded(m, mr) * Padded(n, nr) * 4;
-        if (ForceSwap is bool forced) swap = forced;
 
         Job job = t_job ??= new Job();
         fixed (float* pa = a, pb = b, pc = c)

@@ -368,13 +368,14 @@ public sealed partial class Graph
         }
         loss.Grad!.Span[0] = 1f;
         loss.GradPending = false;
+        var profile = Profile;
         for (int i = plan.Length - 1; i >= 0; i--)
         {
             var node = plan[i];
             if (!node.RequiresGrad || node.GradPending) continue; // a pending gradient is zero: nothing flows back
-            long start = Profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            long start = profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             node.Backward();
-            Profile?.Add(node, backward: true, System.Diagnostics.Stopwatch.GetTimestamp() - start);
+            profile?.Add(node, backward: true, System.Diagnostics.Stopwatch.GetTimestamp() - start);
         }
         foreach (var node in plan)
         {
@@ -390,18 +391,14 @@ public sealed class OpProfile
 {
     private readonly Dictionary<(string Op, bool Backward), (long Ticks, long Calls)> _times = new();
 
-    internal void Add(Node node, bool backward, long ticks)
-    {
-        var key = (node.Inputs.Count == 0 ? node.Kind : $"{node.Kind} -> {node.Cols} cols", backward);
-        _times.TryGetValue(key, out var t);
-        _times[key] = (t.Ticks + ticks, t.Calls + 1);
-    }
+    internal void Add(Node node, bool backward, long ticks) =>
+        Add(node.Inputs.Count == 0 ? node.Kind : $"{node.Kind} -> {node.Cols} cols", ticks, backward);
 
     /// <summary>Also record a step outside any graph (e.g. the optimiser).</summary>
-    public void Add(string what, long ticks)
+    public void Add(string what, long ticks, bool backward = false)
     {
-        _times.TryGetValue((what, false), out var t);
-        _times[(what, false)] = (t.Ticks + ticks, t.Calls + 1);
+        _times.TryGetValue((what, backward), out var t);
+        _times[(what, backward)] = (t.Ticks + ticks, t.Calls + 1);
     }
 
     /// <summary>(op, backward, total seconds, calls), slowest first.</summary>

@@ -170,30 +170,21 @@ public sealed class InputMajorLinearNode : Node, IParallelTask
         int outs = Cols;
         var (c0, c1) = Partition.Range(outs, part, parts);
         if (c1 <= c0) return;
-        if (_tiles)
-        {
-            if (!_backward)
-            {
-                var y = Value.Buffer;
-                for (int r = 0; r < X.Rows; r++) Array.Copy(Bias.Value.Buffer, c0, y, r * outs + c0, c1 - c0);
-                _imageTiles.Multiply(Wt.Value.Buffer, outs, y, outs, c0, c1, overwrite: false);
-            }
-            else _pixelTiles.Multiply(Grad!.Buffer, outs, Wt.Grad!.Buffer, outs, c0, c1, _overwriteWeightGrad);
-            return;
-        }
         if (!_backward)
         {
             // y_b[c0..c1) = bias + sum over non-zero pixels j of x_bj Wt[j, c0..c1)
             var wt = Wt.Value.Buffer;
             var y = Value.Buffer;
-            var bias = Bias.Value.Buffer;
-            for (int r = 0; r < X.Rows; r++)
-            {
-                Array.Copy(bias, c0, y, r * outs + c0, c1 - c0);
-                int s = _rowStart[r], e = _rowStart[r + 1];
-                AccumulateRows(_rowIndex.AsSpan(s, e - s), _rowValue.AsSpan(s, e - s), wt, outs, c0, c1, y.AsSpan(r * outs, outs));
-            }
+            for (int r = 0; r < X.Rows; r++) Array.Copy(Bias.Value.Buffer, c0, y, r * outs + c0, c1 - c0);
+            if (_tiles) _imageTiles.Multiply(wt, outs, y, outs, c0, c1, overwrite: false);
+            else
+                for (int r = 0; r < X.Rows; r++)
+                {
+                    int s = _rowStart[r], e = _rowStart[r + 1];
+                    AccumulateRows(_rowIndex.AsSpan(s, e - s), _rowValue.AsSpan(s, e - s), wt, outs, c0, c1, y.AsSpan(r * outs, outs));
+                }
         }
+        else if (_tiles) _pixelTiles.Multiply(Grad!.Buffer, outs, Wt.Grad!.Buffer, outs, c0, c1, _overwriteWeightGrad);
         else
         {
             // dWt[j, c0..c1) += sum over images b with x_bj != 0 of x_bj dY[b, c0..c1)
