@@ -236,6 +236,28 @@ public class TrainingTests
     }
 
     [Fact]
+    public void Profile_TimesEveryTrainingStepsOps_AndLeavesEvaluationOut()
+    {
+        var data = Blobs(64, features: 30);
+        var model = SmallModel(inputs: 30);
+        using var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 2, BatchSize = 16, Threads = 2 });
+        var profile = new OpProfile();
+        trainer.Profile = profile;
+        trainer.Train(data, validation: data); // 4 steps an epoch, and an evaluation pass each epoch
+        var entries = profile.Entries.ToDictionary(e => (e.Op, e.Backward));
+        Assert.Equal(8, entries[("step: optimizer", false)].Calls);
+        Assert.Equal(8, entries[("step: replicas", false)].Calls);
+        // Replica 0's ops, once a step each way: the evaluation's forward passes are not counted.
+        var reluForward = entries.Where(e => e.Key.Op.StartsWith("Relu") && !e.Key.Backward).Sum(e => e.Value.Calls);
+        var reluBackward = entries.Where(e => e.Key.Op.StartsWith("Relu") && e.Key.Backward).Sum(e => e.Value.Calls);
+        Assert.True(reluForward > 0 && reluForward % 8 == 0, $"{reluForward} ReLU forward calls");
+        Assert.Equal(reluForward, reluBackward);
+        Assert.All(profile.Entries, e => Assert.True(e.Seconds >= 0));
+        var seconds = profile.Entries.Select(e => e.Seconds).ToArray();
+        Assert.Equal(seconds.OrderByDescending(x => x), seconds); // slowest first
+    }
+
+    [Fact]
     public void KlWarmup_RampsBetaFromZero()
     {
         var data = Blobs(64);
