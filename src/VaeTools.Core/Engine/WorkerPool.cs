@@ -72,7 +72,7 @@ public sealed class WorkerPool : IDisposable
     {
         if (threads < 1)
             throw new ArgumentOutOfRangeException(nameof(threads), threads, "A worker pool needs at least 1 thread.");
-        Threads = threads;
+        _threads = threads;
         _workers = new Thread[threads - 1];
         for (int i = 0; i < _workers.Length; i++)
         {
@@ -86,11 +86,26 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
+    private WorkerPool(ShareHelp.Slot slot)
+    {
+        _slot = slot;
+        _workers = Array.Empty<Thread>();
+    }
+
+    /// <summary>A pool with no threads of its own, for one share of a data-parallel step: see <see cref="ShareHelp"/>.</summary>
+    internal static WorkerPool Helped(ShareHelp.Slot slot) => new(slot);
+
+    private readonly ShareHelp.Slot? _slot;
+
     /// <summary>Workers currently blocked waiting for work (tests: idle workers must stop spinning).</summary>
     internal int SleepingWorkers => Volatile.Read(ref _sleepingWorkers);
 
-    /// <summary>Number of parts each <see cref="Run"/> is split into (calling thread included).</summary>
-    public int Threads { get; }
+    /// <summary>
+    /// Number of parts each <see cref="Run"/> is split into (calling thread included). For a share's pool
+    /// (<see cref="ShareHelp"/>) 1 or 2, depending on whether a helper is free at the moment.
+    /// </summary>
+    public int Threads => _slot?.Threads ?? _threads;
+    private readonly int _threads;
 
     /// <summary>
     /// Calls <c>task.Execute(part, Threads)</c> for every part and returns when all are done.
@@ -101,6 +116,11 @@ public sealed class WorkerPool : IDisposable
     public void Run(IParallelTask task)
     {
         ArgumentNullException.ThrowIfNull(task);
+        if (_slot is not null)
+        {
+            _slot.Run(task);
+            return;
+        }
         if (Threads == 1)
         {
             // No workers: nothing to serialise and nothing to deadlock on, so nesting is fine.

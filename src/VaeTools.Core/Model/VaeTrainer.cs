@@ -14,7 +14,8 @@ namespace VaeTools.Model;
 /// <remarks>
 /// With T threads each batch is split into T contiguous parts, one per <see cref="Replica"/>: a loss graph of
 /// its own that shares the model's weights but has its own gradients and random streams. The parts run
-/// forward and backward at once, one per thread, with no synchronisation inside; their gradients are then
+/// forward and backward at once, one per thread; a thread done with its part helps with the matrix products of
+/// the parts still running (<see cref="ShareHelp"/>), which does not change their numbers. The gradients are then
 /// added in a fixed order and the optimiser steps once. So the same seed and thread count give a
 /// bitwise-identical model (a different thread count sums in a different order, and differs in rounding).
 /// </remarks>
@@ -24,6 +25,8 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
     private readonly Replica[] _replicas;
     private readonly RandomSource _shuffleRandom, _evalRandom;
     private readonly Tensor[][] _otherGradients; // replicas 1..T-1 that had rows this step, for the optimiser to add
+    private readonly ShareHelp? _help;           // with T > 1: threads done with their share help the others
+    private int _nextShare;                      // the next share of the step a thread takes
     private IDataset? _stepData;
     private int[]? _stepRows;
     private int _stepStart, _stepCount;
@@ -49,9 +52,10 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         // A decoder-only model shares its K prior samples across the whole batch, so it is not split:
         // one replica whose matrix products use the threads instead.
         _replicas = new Replica[model.Config.DecoderOnly ? 1 : options.Threads];
+        _help = _replicas.Length > 1 ? new ShareHelp(_replicas.Length) : null;
         for (int t = 0; t < _replicas.Length; t++)
             _replicas[t] = new Replica(model, options, root.Split(), root.Split(), sharesModelGradients: t == 0,
-                _replicas.Length == 1 ? _pool : WorkerPool.Single);
+                _help?.CreatePool(t) ?? _pool);
         _otherGradients = new Tensor[Math.Max(0, _replicas.Length - 1)][];
         Optimizer = Engine.Optimizer.Create(options.Optimizer, model.Parameters, options.LearningRate);
         Optimizer.Pool = _pool;
@@ -59,6 +63,19 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         _snapshot = model.Parameters.Select(p => p.Value.Clone()).ToArray();
         _optimizerSnapshot = Optimizer.StateTensors().Select(s => s.Value.Clone()).ToArray();
     }
+
+    /// <summary>Tests: whether threads done with their share help the others (see <see cref="ShareHelp"/>).</summary>
+    internal bool ShareHelpEnabled
+    {
+        get => _help?.Enabled ?? false;
+        set { if (_help is not null) _help.Enabled = value; }
+    }
+
+    /// <summary>Tests: called at the start of each share (with its index), e.g. to hold one back so another thread helps it.</summary>
+    internal Action<int>? BeforeShare { get; set; }
+
+    /// <summary>Tests: products of a share that a helper computed a part of.</summary>
+    internal long HelpedParts => _help?.HelpedParts ?? 0;
 
     public VaeModel Model { get; }
     public TrainingOptions Options { get; }
@@ -90,7 +107,11 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
                 : model.Parameters.Select(p => new Parameter(p.Name, p.Value, p.InputMajor)).ToArray();
             var map = model.Parameters.Zip(Parameters).ToDictionary(pair => pair.First, pair => pair.Second);
             Graph = model.BuildLossGraph(options.Objective, options.Samples, pool, noise, map);
+            Pool = pool;
         }
+
+        /// <summary>The pool of this replica's graph in training.</summary>
+        public WorkerPool Pool { get; }
 
         public LossGraph Graph { get; }
         public Parameter[] Parameters { get; }
@@ -223,7 +244,12 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         _stepCount = count;
         long started = Stopwatch.GetTimestamp();
         if (_replicas.Length == 1) ((IParallelTask)this).Execute(0, 1);
-        else _pool.Run(this); // forward and backward of every replica's share, one per thread
+        else
+        {
+            _nextShare = 0;
+            _help!.BeginStep(_replicas.Length);
+            _pool.Run(this); // forward and backward of every replica's share, one per thread, helping each other
+        }
         if (_profile is not null)
         {
             _profile.Add("step: replicas", Stopwatch.GetTimestamp() - started);
@@ -257,13 +283,36 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
     internal static (int From, int To) BatchShare(int count, int part, int parts) =>
         ((int)(((long)count * part + parts - 1) / parts), (int)(((long)count * (part + 1) + parts - 1) / parts));
 
-    /// <summary>Replica <paramref name="part"/>'s share of the current step: rows [start + part*count/parts, ...).</summary>
+    /// <summary>
+    /// A thread's work in the current step: the next share not yet taken (share t = rows [start + t*count/T, ...)), as
+    /// long as there is one, then help with the shares still running. Which thread runs a share does not change its
+    /// numbers, so the result is the same whoever finishes first.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IParallelTask.Execute(int part, int parts)
     {
+        if (_replicas.Length == 1)
+        {
+            RunShare(0);
+            return;
+        }
+        int share;
+        while ((share = Interlocked.Increment(ref _nextShare) - 1) < _replicas.Length)
+        {
+            try { RunShare(share); }
+            finally { _help!.ShareDone(); }
+        }
+        _help!.Help();
+    }
+
+    /// <summary>Forward and backward of replica <paramref name="share"/>'s rows of the current step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void RunShare(int share)
+    {
+        BeforeShare?.Invoke(share);
         long started = _profile is null ? 0 : Stopwatch.GetTimestamp();
-        var r = _replicas[part];
-        var (from, to) = BatchShare(_stepCount, part, parts);
+        var r = _replicas[share];
+        var (from, to) = BatchShare(_stepCount, share, _replicas.Length);
         r.Rows = to - from;
         if (r.Rows == 0) return;
         var g = r.Graph;
@@ -319,7 +368,7 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         {
             graph.Graph.Random = saved;
             graph.Graph.Profile = _profile;
-            graph.Graph.Pool = _replicas.Length == 1 ? _pool : WorkerPool.Single;
+            graph.Graph.Pool = _replicas[0].Pool;
         }
     }
 

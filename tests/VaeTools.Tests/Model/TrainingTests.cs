@@ -85,6 +85,34 @@ public class TrainingTests
     }
 
     [Fact]
+    public void AThreadHelpingAnotherShare_DoesNotChangeTheModel()
+    {
+        // MNIST-sized, sparse inputs so the products are big enough to split. Share 1 starts late at every step, so the
+        // thread done with share 0 helps it; the model must be bitwise the one trained without help.
+        var rng = new RandomSource(8);
+        var x = new Tensor(256, 784);
+        var s = x.Span;
+        for (int i = 0; i < s.Length; i++) s[i] = rng.NextFloat() < 0.7f ? 0f : rng.NextFloat();
+        var data = new TensorDataset(x, labels: null, "sparse");
+        (float[][] Weights, long Helped) Run(bool help)
+        {
+            var m = new VaeModel(new VaeConfig { HiddenDims = new[] { 128 }, LatentDim = 8, Seed = 2 });
+            using var t = new VaeTrainer(m, new TrainingOptions { Epochs = 1, BatchSize = 128, Threads = 2, Seed = 2 })
+            {
+                ShareHelpEnabled = help,
+                BeforeShare = share => { if (share == 1) Thread.Sleep(5); },
+            };
+            t.Train(data);
+            return (Snapshot(m), t.HelpedParts);
+        }
+        var alone = Run(help: false);
+        var helped = Run(help: true);
+        Assert.Equal(0, alone.Helped);
+        Assert.True(helped.Helped > 0, "no product of the late share was helped");
+        AssertBitwiseEqual(alone.Weights, helped.Weights);
+    }
+
+    [Fact]
     public void Cancellation_ReturnsTheModelAsOfTheLastCompletedEpoch()
     {
         var data = Blobs(320);

@@ -1,0 +1,138 @@
+using VaeTools.Engine;
+
+namespace VaeTools.Tests.Engine;
+
+public class ShareHelpTests
+{
+    private sealed class DelegateTask(Action<int, int> body) : IParallelTask
+    {
+        public void Execute(int part, int parts) => body(part, parts);
+    }
+
+    /// <summary>Share 1 is done at once and its thread helps share 0 until share 0 is done.</summary>
+    private static Thread StartHelper(ShareHelp help)
+    {
+        var helper = new Thread(() =>
+        {
+            help.ShareDone();
+            help.Help();
+        }) { IsBackground = true };
+        helper.Start();
+        var wait = System.Diagnostics.Stopwatch.StartNew();
+        while (!help.HelperWaiting)
+        {
+            Assert.True(wait.Elapsed < TimeSpan.FromSeconds(10), "the helper never started waiting");
+            Thread.Yield();
+        }
+        return helper;
+    }
+
+    private static float[] Random(int n, ulong seed)
+    {
+        var rng = new RandomSource(seed);
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = rng.NextFloat() - 0.5f;
+        return a;
+    }
+
+    [Fact]
+    public void WithoutAHelper_AShareRunsItsWorkWholeOnItsOwnThread()
+    {
+        var help = new ShareHelp(2);
+        help.BeginStep(2);
+        var pool = help.CreatePool(0);
+        Assert.Equal(1, pool.Threads);
+        var calls = new List<(int Part, int Parts, int Thread)>();
+        pool.Run(new DelegateTask((part, parts) => calls.Add((part, parts, Environment.CurrentManagedThreadId))));
+        Assert.Equal(new[] { (0, 1, Environment.CurrentManagedThreadId) }, calls);
+        Assert.Equal(0, help.HelpedParts);
+    }
+
+    [Fact]
+    public void AProductHelpedByAnotherThread_IsBitwiseTheProductComputedAlone()
+    {
+        const int m = 64, n = 784, k = 400;
+        var a = Random(m * k, 1);
+        var b = Random(k * n, 2);
+        var alone = new float[m * n];
+        Gemm.Multiply(false, false, m, n, k, a, k, b, n, alone, n, accumulate: false);
+
+        var help = new ShareHelp(2);
+        help.BeginStep(2);
+        var pool = help.CreatePool(0);
+        var helper = StartHelper(help);
+        Assert.Equal(2, pool.Threads);
+        var helped = new float[m * n];
+        // Several products, so that the helper takes at least one second half (the owner takes back any it has not started).
+        for (int i = 0; i < 20; i++)
+        {
+            Array.Clear(helped);
+            Gemm.Multiply(false, false, m, n, k, a, k, b, n, helped, n, accumulate: false, pool);
+            for (int j = 0; j < alone.Length; j++)
+                Assert.True(BitConverter.SingleToInt32Bits(alone[j]) == BitConverter.SingleToInt32Bits(helped[j]), $"element {j}: {alone[j]} alone, {helped[j]} helped");
+        }
+        help.ShareDone();
+        Assert.True(helper.Join(TimeSpan.FromSeconds(10)), "the helper did not stop when every share was done");
+        Assert.True(help.HelpedParts > 0, "the waiting helper never took a part");
+    }
+
+    [Fact]
+    public void BothPartsRun_ExactlyOnce_WhoeverRunsThem()
+    {
+        var help = new ShareHelp(2);
+        help.BeginStep(2);
+        var pool = help.CreatePool(0);
+        var helper = StartHelper(help);
+        for (int i = 0; i < 200; i++)
+        {
+            var counts = new int[2];
+            pool.Run(new DelegateTask((part, parts) =>
+            {
+                Assert.Equal(2, parts);
+                Interlocked.Increment(ref counts[part]);
+            }));
+            Assert.Equal(new[] { 1, 1 }, counts);
+        }
+        help.ShareDone();
+        Assert.True(helper.Join(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public void AnExceptionInTheHelpedPart_IsThrownToTheShare_AndTheHelperCarriesOn()
+    {
+        var help = new ShareHelp(2);
+        help.BeginStep(2);
+        var pool = help.CreatePool(0);
+        var helper = StartHelper(help);
+        int helperThread = helper.ManagedThreadId;
+        bool thrownByHelper = false;
+        // Part 1 fails; part 0 waits until someone has started part 1, so the helper gets the chance to take it.
+        var started = new ManualResetEventSlim();
+        var error = Assert.Throws<InvalidOperationException>(() => pool.Run(new DelegateTask((part, _) =>
+        {
+            if (part == 0) { started.Wait(TimeSpan.FromSeconds(10)); return; }
+            thrownByHelper = Environment.CurrentManagedThreadId == helperThread;
+            started.Set();
+            throw new InvalidOperationException("part 1 failed");
+        })));
+        Assert.Equal("part 1 failed", error.Message);
+        Assert.True(thrownByHelper, "part 1 should have run on the helper");
+        // The helper is still there for the next product.
+        int ran = 0;
+        pool.Run(new DelegateTask((_, _) => Interlocked.Increment(ref ran)));
+        Assert.Equal(2, ran);
+        help.ShareDone();
+        Assert.True(helper.Join(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public void Disabled_NobodyHelps()
+    {
+        var help = new ShareHelp(2) { Enabled = false };
+        help.BeginStep(2);
+        help.ShareDone();
+        help.Help(); // returns at once instead of waiting for share 0
+        Assert.Equal(1, help.CreatePool(0).Threads);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ShareHelp(0));
+    }
+}
