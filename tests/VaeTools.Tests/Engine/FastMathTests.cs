@@ -19,6 +19,51 @@ public class FastMathTests
         Assert.Equal(1f, FastMath.ExpNonPositive(0f));
     }
 
+    /// <summary>Distance in units in the last place between two finite floats of the same sign (0 and subnormals included).</summary>
+    private static long UlpDistance(float a, float b) => Math.Abs((long)BitConverter.SingleToInt32Bits(a) - BitConverter.SingleToInt32Bits(b));
+
+    [Fact]
+    public void Exp_OverTheWholeRange_IsWithinTwoUlpsOfTheCorrectlyRoundedValue_VectorAndScalarAlike()
+    {
+        // -104 .. 89 covers results that round to 0, subnormal results, normal ones and overflow to +inf.
+        var xs = new List<float>();
+        for (double x = -110; x <= 95; x += 0.0123) xs.Add((float)x);
+        xs.AddRange(new[] { 0f, -0f, 1e-30f, -1e-30f, 88.72f, 88.73f, -87.3f, -103.9f, -104f, float.MaxValue, float.MinValue });
+        var input = xs.ToArray(); // not a multiple of 16 long: the scalar tail runs too
+        var vector = new float[input.Length];
+        FastMath.Exp(input, vector);
+        for (int i = 0; i < input.Length; i++)
+        {
+            float want = (float)Math.Exp(input[i]); // correctly rounded (float64 exp is far more accurate than a float ulp)
+            float scalar = FastMath.Exp(input[i]);
+            foreach (var (how, got) in new[] { ("vector", vector[i]), ("scalar", scalar) })
+            {
+                if (float.IsPositiveInfinity(want)) Assert.True(float.IsPositiveInfinity(got) || UlpDistance(got, float.MaxValue) <= 2, $"{how} exp({input[i]}) = {got}, want +inf");
+                else Assert.True(UlpDistance(got, want) <= 2, $"{how} exp({input[i]:R}) = {got:R}, want {want:R} ({UlpDistance(got, want)} ulps)");
+            }
+        }
+    }
+
+    [Fact]
+    public void Exp_KeepsTheSpecialValues()
+    {
+        var x = new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f };
+        var x16 = Enumerable.Repeat(x, 4).SelectMany(v => v).ToArray(); // 16: all in the vector path
+        var y = new float[16];
+        FastMath.Exp(x16, y);
+        for (int i = 0; i < 16; i += 4)
+        {
+            Assert.True(float.IsNaN(y[i]));
+            Assert.Equal(float.PositiveInfinity, y[i + 1]);
+            Assert.Equal(0f, y[i + 2]);
+            Assert.Equal(1f, y[i + 3]);
+        }
+        Assert.True(float.IsNaN(FastMath.Exp(float.NaN)));
+        Assert.Equal(float.PositiveInfinity, FastMath.Exp(float.PositiveInfinity));
+        Assert.Equal(0f, FastMath.Exp(float.NegativeInfinity));
+        Assert.Throws<ArgumentException>(() => FastMath.Exp(new float[3], new float[2]));
+    }
+
     [Fact]
     public void Log1pUnit_IsAccurateOverTheUnitInterval_IncludingTinyArguments()
     {

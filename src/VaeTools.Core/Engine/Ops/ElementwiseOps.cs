@@ -51,12 +51,12 @@ public sealed class UnaryNode : Node
                 break;
             case UnaryKind.Tanh: TensorPrimitives.Tanh(x, y); break;
             case UnaryKind.Elu:
-                TensorPrimitives.Exp(x, y);
+                FastMath.Exp(x, y);
                 for (int i = 0; i < x.Length; i++) y[i] = x[i] > 0f ? x[i] : p * (y[i] - 1f);
                 break;
             case UnaryKind.Softplus: Kernels.Softplus(x, y, Scratch()); break;
             case UnaryKind.Sigmoid: TensorPrimitives.Sigmoid(x, y); break;
-            case UnaryKind.Exp: TensorPrimitives.Exp(x, y); break;
+            case UnaryKind.Exp: FastMath.Exp(x, y); break;
             case UnaryKind.Log: TensorPrimitives.Log(x, y); break;
             case UnaryKind.Scale: Kernels.Map<Kernels.MultiplyOp>(x, p, y); break;
             case UnaryKind.AddScalar: Kernels.Map<Kernels.AddOp>(x, p, y); break;
