@@ -92,12 +92,12 @@ public class LossFormulaTests
         loss.Data.Set(x);
         loss.Graph.Forward(loss.Loss);
 
-        var replay = new RandomSource(77);
+        var replay = new NormalReplay(new RandomSource(77));
         var eps = new double[k, b, p];
         for (int s = 0; s < k; s++)
         for (int i = 0; i < b; i++)
         for (int d = 0; d < p; d++)
-            eps[s, i, d] = replay.NextGaussian();
+            eps[s, i, d] = replay.Next();
 
         double tau = model.Config.LaplaceScale, total = 0;
         var z = new float[p];

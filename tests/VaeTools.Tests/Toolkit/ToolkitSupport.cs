@@ -142,3 +142,27 @@ internal static class Mnist
         return new TensorDataset(t, rows.Select(all.GetLabel).ToArray(), $"MNIST {subset} images {skip}..{skip + count - 1}");
     }
 }
+
+/// <summary>
+/// The normal draws of <see cref="RandomSource.FillNormal"/> replayed in float64 from the same 64-bit draws: one draw
+/// per pair, u1 = 1 - (top 24 bits) 2^-24, u2 = (bits 8..31) 2^-24, the cosine value first and the sine second.
+/// Matches FillNormal calls of even length (a pair never spans two calls), which is what the graphs make.
+/// </summary>
+internal sealed class NormalReplay(RandomSource random)
+{
+    private double? _sine;
+
+    public double Next()
+    {
+        if (_sine is { } s)
+        {
+            _sine = null;
+            return s;
+        }
+        ulong bits = random.NextUInt64();
+        double u1 = 1 - (bits >> 40) / (double)(1 << 24), u2 = ((bits >> 8) & 0xFFFFFF) / (double)(1 << 24);
+        double r = Math.Sqrt(-2 * Math.Log(u1));
+        _sine = r * Math.Sin(2 * Math.PI * u2);
+        return r * Math.Cos(2 * Math.PI * u2);
+    }
+}

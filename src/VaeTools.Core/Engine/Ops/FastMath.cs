@@ -120,6 +120,139 @@ internal static class FastMath
         return (s + s) * q;
     }
 
+    // Cephes' logf: log(m) for m in [sqrt(1/2), sqrt(2)), as x + x^3 P(x) - x^2/2 with x = m - 1.
+    private const float L0 = 7.0376836292e-2f, L1 = -1.1514610310e-1f, L2 = 1.1676998740e-1f, L3 = -1.2420140846e-1f, L4 = 1.4249322787e-1f,
+        L5 = -1.6668057665e-1f, L6 = 2.0000714765e-1f, L7 = -2.4999993993e-1f, L8 = 3.3333331174e-1f;
+
+    /// <summary>log(u) for a positive normal float u (the uniforms of <see cref="RandomSource.FillNormal"/>), within 2 ulps.</summary>
+    public static float LogPositive(float u)
+    {
+        int bits = BitConverter.SingleToInt32Bits(u);
+        int e = (bits >> 23) - 126;                                          // u = m 2^e, m in [1/2, 1)
+        float m = BitConverter.Int32BitsToSingle((bits & 0x007FFFFF) | 0x3F000000);
+        if (m < 0.70710678f) { e--; m += m; }                                // m in [sqrt(1/2), sqrt(2))
+        float x = m - 1f, z = x * x;
+        float p = MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(
+            MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(L0, x, L1), x, L2), x, L3), x, L4), x, L5), x, L6), x, L7), x, L8);
+        float y = x * z * p + e * Ln2Lo - 0.5f * z;
+        return x + y + e * Ln2Hi;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> LogPositive(Vector512<float> u)
+    {
+        var bits = u.AsInt32();
+        var e = Vector512.ShiftRightArithmetic(bits, 23) - Vector512.Create(126);
+        var m = ((bits & Vector512.Create(0x007FFFFF)) | Vector512.Create(0x3F000000)).AsSingle();
+        var small = Vector512.LessThan(m, Vector512.Create(0.70710678f));
+        e += small.AsInt32(); // -1 where small
+        m += Vector512.ConditionalSelect(small, m, Vector512<float>.Zero);
+        var x = m - Vector512<float>.One;
+        var z = x * x;
+        var p = Vector512.Create(L0);
+        p = Avx512F.FusedMultiplyAdd(p, x, Vector512.Create(L1));
+        p = Avx512F.FusedMultiplyAdd(p, x, Vector512.Create(L2));
+        p = Avx512F.FusedMultiplyAdd(p, x, Vector512.Create(L3));
+        p = Avx512F.FusedMultiplyAdd(p, x, Vector512.Create(L4));
+        p = Avx512F.FusedMultiplyAdd(p, x, Vector512.Create(L5));
+        p = Avx512F.FusedMultiplyAdd(p, x, Vector512.Create(L6));
+        p = Avx512F.FusedMultiplyAdd(p, x, Vector512.Create(L7));
+        p = Avx512F.FusedMultiplyAdd(p, x, Vector512.Create(L8));
+        var ef = Vector512.ConvertToSingle(e);
+        var y = x * z * p + ef * Vector512.Create(Ln2Lo) - Vector512.Create(0.5f) * z;
+        return x + y + ef * Vector512.Create(Ln2Hi);
+    }
+
+    // Cephes' sinf / cosf polynomials on [-pi/4, pi/4].
+    private const float S0 = -1.9515295891e-4f, S1 = 8.3321608736e-3f, S2 = -1.6666654611e-1f;
+    private const float C0 = 2.443315711809948e-5f, C1 = -1.388731625493765e-3f, C2 = 4.166664568298827e-2f;
+    private const float TwoPi = 6.28318530717958647692f;
+
+    /// <summary>(sin 2 pi t, cos 2 pi t) for t in [0, 1): the quarter turn by exact reduction, the rest by polynomial.</summary>
+    public static (float Sin, float Cos) SinCosTurns(float t)
+    {
+        float q = MathF.Round(4f * t);
+        float x = (t - 0.25f * q) * TwoPi; // t - q/4 is exact; |x| <= pi/4
+        float z = x * x;
+        float s = MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(S0, z, S1), z, S2), z * x, x);
+        float c = MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(C0, z, C1), z, C2), z * z, MathF.FusedMultiplyAdd(-0.5f, z, 1f));
+        return ((int)q & 3) switch
+        {
+            0 => (s, c),
+            1 => (c, -s),
+            2 => (-s, -c),
+            _ => (-c, s),
+        };
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<float> Sin, Vector512<float> Cos) SinCosTurns(Vector512<float> t)
+    {
+        var q = Avx512F.RoundScale(Vector512.Create(4f) * t, 0);
+        var x = (t - Vector512.Create(0.25f) * q) * Vector512.Create(TwoPi);
+        var z = x * x;
+        var s = Avx512F.FusedMultiplyAdd(Avx512F.FusedMultiplyAdd(Avx512F.FusedMultiplyAdd(Vector512.Create(S0), z, Vector512.Create(S1)), z, Vector512.Create(S2)), z * x, x);
+        var c = Avx512F.FusedMultiplyAdd(Avx512F.FusedMultiplyAdd(Avx512F.FusedMultiplyAdd(Vector512.Create(C0), z, Vector512.Create(C1)), z, Vector512.Create(C2)), z * z,
+            Avx512F.FusedMultiplyAdd(Vector512.Create(-0.5f), z, Vector512<float>.One));
+        var k = Vector512.ConvertToInt32(q);
+        var swap = Vector512.Equals(k & Vector512.Create(1), Vector512.Create(1)).AsSingle();
+        var sin = Vector512.ConditionalSelect(swap, c, s);
+        var cos = Vector512.ConditionalSelect(swap, s, c);
+        var signBit = Vector512.Create(int.MinValue);
+        var sinNegative = Vector512.ShiftLeft(k & Vector512.Create(2), 30);                   // q = 2, 3
+        var cosNegative = Vector512.ShiftLeft((k + Vector512.Create(1)) & Vector512.Create(2), 30); // q = 1, 2
+        return ((sin.AsInt32() ^ (sinNegative & signBit)).AsSingle(), (cos.AsInt32() ^ (cosNegative & signBit)).AsSingle());
+    }
+
+    /// <summary>
+    /// Box-Muller on 24-bit uniforms, as PyTorch's CPU randn: from u1 in (0, 1] and u2 in [0, 1),
+    /// values[2j] = mean + std r cos(2 pi u2) and values[2j+1] = mean + std r sin(2 pi u2) with r = sqrt(-2 log u1).
+    /// <paramref name="bits"/> holds one 64-bit draw per pair: u1 from its high 24 bits, u2 from bits 8..31.
+    /// So |value - mean| / std stays below sqrt(-2 log 2^-24) = 5.77.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BoxMuller(ReadOnlySpan<ulong> bits, Span<float> values, float mean, float std)
+    {
+        int pairs = (values.Length + 1) / 2;
+        if (bits.Length < pairs) throw new ArgumentException($"{values.Length} values need {pairs} draws; got {bits.Length}.", nameof(bits));
+        const float Unit = 1f / (1 << 24);
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+        {
+            // 16 pairs at a time: the cosines fill 16 even slots, the sines 16 odd ones.
+            Span<float> cos = stackalloc float[16], sin = stackalloc float[16];
+            ref ulong rb = ref MemoryMarshal.GetReference(bits);
+            for (; j + 16 <= values.Length / 2; j += 16)
+            {
+                var lo = Vector512.LoadUnsafe(ref rb, (nuint)j);
+                var hi = Vector512.LoadUnsafe(ref rb, (nuint)(j + 8));
+                // The high 24 bits of each draw for u1, bits 8..31 for u2, as 16 int32 lanes each.
+                var top = Vector512.Narrow(Vector512.ShiftRightLogical(lo, 40), Vector512.ShiftRightLogical(hi, 40)).AsInt32();
+                var low = Vector512.Narrow(Vector512.ShiftRightLogical(lo, 8) & Vector512.Create(0xFFFFFFUL), Vector512.ShiftRightLogical(hi, 8) & Vector512.Create(0xFFFFFFUL)).AsInt32();
+                var u1 = Vector512<float>.One - Vector512.ConvertToSingle(top) * Vector512.Create(Unit); // (0, 1]
+                var u2 = Vector512.ConvertToSingle(low) * Vector512.Create(Unit);                          // [0, 1)
+                var r = Vector512.Sqrt(Vector512.Create(-2f) * LogPositive(u1)) * Vector512.Create(std);
+                var (s, c) = SinCosTurns(u2);
+                (Vector512.Create(mean) + r * c).CopyTo(cos);
+                (Vector512.Create(mean) + r * s).CopyTo(sin);
+                for (int k = 0; k < 16; k++)
+                {
+                    values[2 * (j + k)] = cos[k];
+                    values[2 * (j + k) + 1] = sin[k];
+                }
+            }
+        }
+        for (; 2 * j < values.Length; j++)
+        {
+            ulong b = bits[j];
+            float u1 = 1f - (b >> 40) * Unit, u2 = ((b >> 8) & 0xFFFFFF) * Unit;
+            float r = MathF.Sqrt(-2f * LogPositive(u1)) * std;
+            var (s, c) = SinCosTurns(u2);
+            values[2 * j] = mean + r * c;
+            if (2 * j + 1 < values.Length) values[2 * j + 1] = mean + r * s;
+        }
+    }
+
     /// <summary>
     /// For one row: sigmoid[d] = sigmoid(l[d]) and returns sum_d x[d] l[d] - softplus(l[d]),
     /// with softplus(l) = max(l, 0) + log(1 + exp(-|l|)).
