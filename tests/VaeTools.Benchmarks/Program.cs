@@ -6,7 +6,9 @@
 //   {"comparison":true,"speedup":..,...}                                                                ratio
 // Usage: dotnet run -c Release --project tests/VaeTools.Benchmarks -- --epochs 10 --batch-size 128
 //        --hidden 400 --latent 20 --lr 1e-3 --seed 1 --data <mnist dir> [--threads N] [--limit N] [--compare-pytorch] [--profile]
-//        [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive] [--python PATH]
+//        [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive] [--python PATH] [--interleave]
+// With --interleave the two alternate epoch by epoch (PyTorch is frozen with SIGSTOP while VaeTools trains and
+// the other way round), so a machine whose speed drifts during the run slows both alike.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -18,10 +20,16 @@ using VaeTools.Model;
 var options = BenchmarkOptions.Parse(args);
 if (options is null) return 2;
 
-var ours = RunVaeTools(options);
+PytorchRun? gated = null;
+if (options.ComparePytorch && options.Interleave)
+{
+    gated = PytorchRun.Start(options, gated: true);
+    if (gated is null) return 1;
+}
+var ours = RunVaeTools(options, gated);
 if (!options.ComparePytorch) return 0;
 
-var theirs = RunPytorch(options);
+var theirs = (gated ?? PytorchRun.Start(options, gated: false))?.Finish();
 if (theirs is null) return 1;
 Emit(new JsonObject
 {
@@ -38,10 +46,12 @@ Emit(new JsonObject
     ["threads"] = options.Threads,
     ["pytorch_blas_threads"] = options.PytorchBlasThreads,
     ["pytorch_omp_wait_policy"] = options.PytorchOmpWaitPolicy,
+    ["interleaved"] = options.Interleave,
 });
 return 0;
 
-static Summary RunVaeTools(BenchmarkOptions o)
+// Trains with VaeTools; with a gated PyTorch run, lets it train one epoch after each of ours (outside our epoch timer).
+static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved)
 {
     var train = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Train, Directory = o.Data, Count = o.Limit });
     var test = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Directory = o.Data });
@@ -66,6 +76,8 @@ static Summary RunVaeTools(BenchmarkOptions o)
             ["impl"] = "vaetools", ["epoch"] = r.Epoch, ["train_loss"] = r.TrainLoss, ["test_loss"] = r.TestLoss,
             ["epoch_seconds"] = r.Seconds, ["test_seconds"] = r.TestSeconds,
         });
+        if (interleaved is not null && !interleaved.RunEpoch())
+            throw new InvalidOperationException("The PyTorch reference stopped before its epoch " + r.Epoch + ".");
     });
     var summary = new Summary(seconds.Average(), seconds.Min(), finalTest);
     if (profile is not null)
@@ -85,49 +97,6 @@ static Summary RunVaeTools(BenchmarkOptions o)
         ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
         ["vector512"] = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated,
     });
-    return summary;
-}
-
-static Summary? RunPytorch(BenchmarkOptions o)
-{
-    string script = Path.Combine(AppContext.BaseDirectory, "pytorch_reference.py");
-    if (!File.Exists(script))
-    {
-        Console.Error.WriteLine($"pytorch_reference.py was not found next to the benchmark ({script}).");
-        return null;
-    }
-    var psi = new ProcessStartInfo(o.Python) { RedirectStandardOutput = true, UseShellExecute = false };
-    foreach (var a in new[] { script, "--data", o.Data, "--epochs", o.Epochs.ToString(), "--batch-size", o.BatchSize.ToString(),
-                 "--hidden", string.Join(",", o.Hidden), "--latent", o.Latent.ToString(), "--lr", o.LearningRate.ToString("R", CultureInfo.InvariantCulture),
-                 "--seed", o.Seed.ToString(), "--threads", o.Threads.ToString(), "--blas-threads", o.PytorchBlasThreads.ToString(),
-                 "--omp-wait-policy", o.PytorchOmpWaitPolicy })
-        psi.ArgumentList.Add(a);
-    if (o.Limit is int limit) { psi.ArgumentList.Add("--limit"); psi.ArgumentList.Add(limit.ToString()); }
-    Process process;
-    try { process = Process.Start(psi)!; }
-    catch (Exception e)
-    {
-        Console.Error.WriteLine($"Could not start {o.Python}: {e.Message}. Install PyTorch with: apt-get install python3-torch libopenblas0-pthread");
-        return null;
-    }
-    Summary? summary = null;
-    string? line;
-    while ((line = process.StandardOutput.ReadLine()) is not null)
-    {
-        Console.WriteLine(line);
-        Console.Out.Flush();
-        var node = JsonNode.Parse(line);
-        if (node?["summary"]?.GetValue<bool>() == true)
-            summary = new Summary(node["mean_epoch_seconds"]!.GetValue<double>(),
-                node["min_epoch_seconds"]?.GetValue<double>() ?? node["mean_epoch_seconds"]!.GetValue<double>(),
-                node["final_test_loss"]!.GetValue<double>());
-    }
-    process.WaitForExit();
-    if (process.ExitCode != 0 || summary is null)
-    {
-        Console.Error.WriteLine($"The PyTorch reference exited with code {process.ExitCode} without a summary (is python3-torch installed?).");
-        return null;
-    }
     return summary;
 }
 
@@ -153,6 +122,8 @@ sealed record BenchmarkOptions
     /// <summary>Time every op of one replica and the optimiser; printed to stderr after the run (slows the run a little).</summary>
     public bool Profile { get; init; }
     public bool ComparePytorch { get; init; }
+    /// <summary>Alternate VaeTools' and PyTorch's epochs instead of running one after the other (see the header).</summary>
+    public bool Interleave { get; init; }
     public string Python { get; init; } = "/usr/bin/python3";
     /// <summary>
     /// OpenBLAS threads for the PyTorch run (torch's own intra-op threads are --threads). 1 by default: on this
@@ -190,6 +161,7 @@ sealed record BenchmarkOptions
                     "--pytorch-blas-threads" => o with { PytorchBlasThreads = int.Parse(Next(), inv) },
                     "--pytorch-omp-wait-policy" => o with { PytorchOmpWaitPolicy = Next() },
                     "--compare-pytorch" => o with { ComparePytorch = true },
+                    "--interleave" => o with { Interleave = true, ComparePytorch = true },
                     "--profile" => o with { Profile = true },
                     _ => throw new ArgumentException($"Unknown option {args[i]}."),
                 };
@@ -200,8 +172,125 @@ sealed record BenchmarkOptions
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
             Console.Error.WriteLine(e.Message);
-            Console.Error.WriteLine("usage: --epochs N --batch-size N --hidden W[,W..] --latent P --lr X --seed N --data DIR [--threads N] [--limit N] [--compare-pytorch] [--profile] [--python PATH] [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive]");
+            Console.Error.WriteLine("usage: --epochs N --batch-size N --hidden W[,W..] --latent P --lr X --seed N --data DIR [--threads N] [--limit N] [--compare-pytorch] [--profile] [--python PATH] [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive] [--interleave]");
             return null;
         }
     }
+}
+
+/// <summary>
+/// pytorch_reference.py as a child process, its JSON lines echoed to our stdout. Gated (--epoch-gate), it waits before
+/// each epoch and is kept frozen (SIGSTOP) except while <see cref="RunEpoch"/> lets it train one.
+/// </summary>
+sealed class PytorchRun
+{
+    private readonly Process _process;
+    private readonly bool _gated;
+    private Summary? _summary;
+
+    private PytorchRun(Process process, bool gated)
+    {
+        _process = process;
+        _gated = gated;
+    }
+
+    public static PytorchRun? Start(BenchmarkOptions o, bool gated)
+    {
+        string script = Path.Combine(AppContext.BaseDirectory, "pytorch_reference.py");
+        if (!File.Exists(script))
+        {
+            Console.Error.WriteLine($"pytorch_reference.py was not found next to the benchmark ({script}).");
+            return null;
+        }
+        if (gated && !OperatingSystem.IsLinux())
+        {
+            Console.Error.WriteLine("--interleave freezes PyTorch between its epochs with SIGSTOP, which needs Linux.");
+            return null;
+        }
+        var psi = new ProcessStartInfo(o.Python) { RedirectStandardOutput = true, RedirectStandardInput = gated, UseShellExecute = false };
+        foreach (var a in new[] { script, "--data", o.Data, "--epochs", o.Epochs.ToString(), "--batch-size", o.BatchSize.ToString(),
+                     "--hidden", string.Join(",", o.Hidden), "--latent", o.Latent.ToString(), "--lr", o.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+                     "--seed", o.Seed.ToString(), "--threads", o.Threads.ToString(), "--blas-threads", o.PytorchBlasThreads.ToString(),
+                     "--omp-wait-policy", o.PytorchOmpWaitPolicy })
+            psi.ArgumentList.Add(a);
+        if (o.Limit is int limit) { psi.ArgumentList.Add("--limit"); psi.ArgumentList.Add(limit.ToString()); }
+        if (gated) psi.ArgumentList.Add("--epoch-gate");
+        Process process;
+        try { process = Process.Start(psi)!; }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"Could not start {o.Python}: {e.Message}. Install PyTorch with: apt-get install python3-torch libopenblas0-pthread");
+            return null;
+        }
+        var run = new PytorchRun(process, gated);
+        // Gated: it loads torch and the data now, then waits for its first epoch; from then on it is frozen while we train.
+        if (gated && !run.ReadUntilReady()) return run.Fail();
+        return run;
+    }
+
+    /// <summary>Gated: PyTorch trains its next epoch while we wait; false if it ended instead.</summary>
+    public bool RunEpoch()
+    {
+        Signals.Continue(_process);
+        _process.StandardInput.WriteLine("go");
+        _process.StandardInput.Flush();
+        return ReadUntilReady() || _summary is not null;
+    }
+
+    /// <summary>Echoes PyTorch's lines until it waits for its next epoch (then freezes it: true) or ends (false).</summary>
+    private bool ReadUntilReady()
+    {
+        string? line;
+        while ((line = _process.StandardOutput.ReadLine()) is not null)
+        {
+            var node = JsonNode.Parse(line);
+            if (node?["ready_for_epoch"] is not null)
+            {
+                Signals.Stop(_process);
+                return true;
+            }
+            Console.WriteLine(line);
+            Console.Out.Flush();
+            if (node?["summary"]?.GetValue<bool>() == true)
+                _summary = new Summary(node["mean_epoch_seconds"]!.GetValue<double>(),
+                    node["min_epoch_seconds"]?.GetValue<double>() ?? node["mean_epoch_seconds"]!.GetValue<double>(),
+                    node["final_test_loss"]!.GetValue<double>());
+        }
+        return false;
+    }
+
+    /// <summary>Runs PyTorch to the end (all of it, or what the gate has left) and returns its summary.</summary>
+    public Summary? Finish()
+    {
+        if (_gated)
+        {
+            Signals.Continue(_process);
+            try { _process.StandardInput.Close(); } // a gate still waiting ends the script
+            catch (IOException) { } // it has already exited
+        }
+        ReadUntilReady();
+        _process.WaitForExit();
+        if (_process.ExitCode != 0 || _summary is null)
+        {
+            Console.Error.WriteLine($"The PyTorch reference exited with code {_process.ExitCode} without a summary (is python3-torch installed?).");
+            return null;
+        }
+        return _summary;
+    }
+
+    private PytorchRun? Fail()
+    {
+        Finish();
+        return null;
+    }
+}
+
+/// <summary>Freezing and thawing a child process (Linux signal numbers on x86-64 and arm64).</summary>
+static class Signals
+{
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+
+    public static void Stop(Process p) => kill(p.Id, 19);     // SIGSTOP
+    public static void Continue(Process p) => kill(p.Id, 18); // SIGCONT
 }

@@ -299,6 +299,9 @@ def parse_args(argv=None):
     p.add_argument("--omp-wait-policy", default="passive", choices=("passive", "active", "system"),
                    help="OpenMP waiting of torch's intra-op threads; see configure_native_libraries")
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    p.add_argument("--epoch-gate", action="store_true",
+                   help="before each epoch print {\"ready_for_epoch\": N} and wait for a line on stdin "
+                        "(the benchmark's --interleave runs one VaeTools epoch between PyTorch's)")
     args = p.parse_args(argv)
     for name in ("epochs", "batch_size", "hidden", "latent"):
         if getattr(args, name) < 1:
@@ -349,6 +352,11 @@ def main(argv=None):
     epoch_seconds = []
     test_loss = None
     for epoch in range(1, args.epochs + 1):
+        if args.epoch_gate:
+            emit({"impl": "pytorch", "ready_for_epoch": epoch})
+            if not sys.stdin.readline():
+                log("stdin closed before epoch %d; stopping" % epoch)
+                return
         t0 = time.perf_counter()
         c0 = time.process_time()
         train_loss = train_epoch(model, optimizer, train, args.batch_size, generator)
