@@ -27,6 +27,22 @@ public class ShareHelpTests
         return helper;
     }
 
+    /// <summary>A step of two shares: share 0's pool, and share 1's thread waiting to help it.</summary>
+    private static (ShareHelp Help, WorkerPool Pool, Thread Helper) ShareWithAHelper()
+    {
+        var help = new ShareHelp(2);
+        help.BeginStep(2);
+        var pool = help.CreatePool(0);
+        return (help, pool, StartHelper(help));
+    }
+
+    /// <summary>Share 0 is done: the helper must stop.</summary>
+    private static void Finish(ShareHelp help, Thread helper)
+    {
+        help.ShareDone();
+        Assert.True(helper.Join(TimeSpan.FromSeconds(10)), "the helper did not stop when every share was done");
+    }
+
     private static float[] Random(int n, ulong seed)
     {
         var rng = new RandomSource(seed);
@@ -57,10 +73,7 @@ public class ShareHelpTests
         var alone = new float[m * n];
         Gemm.Multiply(false, false, m, n, k, a, k, b, n, alone, n, accumulate: false);
 
-        var help = new ShareHelp(2);
-        help.BeginStep(2);
-        var pool = help.CreatePool(0);
-        var helper = StartHelper(help);
+        var (help, pool, helper) = ShareWithAHelper();
         Assert.Equal(2, pool.Threads);
         var helped = new float[m * n];
         // Several products, so that the helper takes at least one second half (the owner takes back any it has not started).
@@ -71,18 +84,14 @@ public class ShareHelpTests
             for (int j = 0; j < alone.Length; j++)
                 Assert.True(BitConverter.SingleToInt32Bits(alone[j]) == BitConverter.SingleToInt32Bits(helped[j]), $"element {j}: {alone[j]} alone, {helped[j]} helped");
         }
-        help.ShareDone();
-        Assert.True(helper.Join(TimeSpan.FromSeconds(10)), "the helper did not stop when every share was done");
+        Finish(help, helper);
         Assert.True(help.HelpedParts > 0, "the waiting helper never took a part");
     }
 
     [Fact]
     public void BothPartsRun_ExactlyOnce_WhoeverRunsThem()
     {
-        var help = new ShareHelp(2);
-        help.BeginStep(2);
-        var pool = help.CreatePool(0);
-        var helper = StartHelper(help);
+        var (help, pool, helper) = ShareWithAHelper();
         for (int i = 0; i < 200; i++)
         {
             var counts = new int[2];
@@ -93,17 +102,13 @@ public class ShareHelpTests
             }));
             Assert.Equal(new[] { 1, 1 }, counts);
         }
-        help.ShareDone();
-        Assert.True(helper.Join(TimeSpan.FromSeconds(10)));
+        Finish(help, helper);
     }
 
     [Fact]
     public void AnExceptionInTheHelpedPart_IsThrownToTheShare_AndTheHelperCarriesOn()
     {
-        var help = new ShareHelp(2);
-        help.BeginStep(2);
-        var pool = help.CreatePool(0);
-        var helper = StartHelper(help);
+        var (help, pool, helper) = ShareWithAHelper();
         int helperThread = helper.ManagedThreadId;
         bool thrownByHelper = false;
         // Part 1 fails; part 0 waits until someone has started part 1, so the helper gets the chance to take it.
@@ -121,8 +126,7 @@ public class ShareHelpTests
         int ran = 0;
         pool.Run(new DelegateTask((_, _) => Interlocked.Increment(ref ran)));
         Assert.Equal(2, ran);
-        help.ShareDone();
-        Assert.True(helper.Join(TimeSpan.FromSeconds(10)));
+        Finish(help, helper);
     }
 
     [Fact]

@@ -18,13 +18,33 @@ internal static class FastMath
     /// <summary>Below this exp(x) would be subnormal; it is taken as 0.</summary>
     private const float MinExponent = -87f;
 
+    /// <summary>exp(r) for x = n ln2 + r, |r| &lt;= ln2/2 (n rounded to nearest): the caller scales by 2^n.</summary>
+    private static float ExpReduced(float x, out float n)
+    {
+        n = MathF.Round(x * Log2E);
+        float r = x - n * Ln2Hi - n * Ln2Lo;
+        return ((((((P0 * r + P1) * r + P2) * r + P3) * r + P4) * r + P5) * r * r) + r + 1f;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ExpReduced(Vector512<float> x, out Vector512<float> n)
+    {
+        n = Avx512F.RoundScale(x * Vector512.Create(Log2E), 0); // round to nearest
+        var r = x - n * Vector512.Create(Ln2Hi) - n * Vector512.Create(Ln2Lo);
+        var p = Vector512.Create(P0);
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(P1));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(P2));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(P3));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(P4));
+        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(P5));
+        return p * (r * r) + r + Vector512<float>.One;
+    }
+
     /// <summary>exp(x) for x &lt;= 0; 0 below -87 (never subnormal).</summary>
     public static float ExpNonPositive(float x)
     {
         if (x < MinExponent) return 0f;
-        float n = MathF.Round(x * Log2E);
-        float r = x - n * Ln2Hi - n * Ln2Lo;
-        float p = ((((((P0 * r + P1) * r + P2) * r + P3) * r + P4) * r + P5) * r * r) + r + 1f;
+        float p = ExpReduced(x, out float n);
         return BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(p) + ((int)n << 23));
     }
 
@@ -35,10 +55,7 @@ internal static class FastMath
     public static float Exp(float x)
     {
         if (float.IsNaN(x)) return x;
-        x = Math.Clamp(x, ExpLow, ExpHigh);
-        float n = MathF.Round(x * Log2E);
-        float r = x - n * Ln2Hi - n * Ln2Lo;
-        float p = ((((((P0 * r + P1) * r + P2) * r + P3) * r + P4) * r + P5) * r * r) + r + 1f;
+        float p = ExpReduced(Math.Clamp(x, ExpLow, ExpHigh), out float n);
         // 2^n as two normal factors, so that results in the subnormal and overflow ranges round once, correctly.
         int half = (int)n >> 1, rest = (int)n - half;
         return p * BitConverter.Int32BitsToSingle((half + 127) << 23) * BitConverter.Int32BitsToSingle((rest + 127) << 23);
@@ -57,16 +74,7 @@ internal static class FastMath
             for (; i <= x.Length - 16; i += 16)
             {
                 var v = Vector512.LoadUnsafe(ref rx, (nuint)i);
-                var c = Vector512.Min(Vector512.Max(v, Vector512.Create(ExpLow)), Vector512.Create(ExpHigh));
-                var n = Avx512F.RoundScale(c * Vector512.Create(Log2E), 0); // round to nearest
-                var r = c - n * Vector512.Create(Ln2Hi) - n * Vector512.Create(Ln2Lo);
-                var p = Vector512.Create(P0);
-                p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(P1));
-                p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(P2));
-                p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(P3));
-                p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(P4));
-                p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(P5));
-                p = p * (r * r) + r + Vector512<float>.One;
+                var p = ExpReduced(Vector512.Min(Vector512.Max(v, Vector512.Create(ExpLow)), Vector512.Create(ExpHigh)), out var n);
                 var k = Vector512.ConvertToInt32(n);
                 var half = Vector512.ShiftRightArithmetic(k, 1);
                 var bias = Vector512.Create(127);
@@ -91,16 +99,7 @@ internal static class FastMath
     private static Vector512<float> ExpNonPositive(Vector512<float> x)
     {
         var tooSmall = Vector512.LessThan(x, Vector512.Create(MinExponent));
-        x = Vector512.Max(x, Vector512.Create(MinExponent));
-        var n = Avx512F.RoundScale(x * Vector512.Create(Log2E), 0); // round to nearest
-        var r = x - n * Vector512.Create(Ln2Hi) - n * Vector512.Create(Ln2Lo);
-        var p = Vector512.Create(P0);
-        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(P1));
-        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(P2));
-        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(P3));
-        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(P4));
-        p = Avx512F.FusedMultiplyAdd(p, r, Vector512.Create(P5));
-        p = p * (r * r) + r + Vector512<float>.One;
+        var p = ExpReduced(Vector512.Max(x, Vector512.Create(MinExponent)), out var n);
         var scaled = (p.AsInt32() + Vector512.ShiftLeft(Vector512.ConvertToInt32(n), 23)).AsSingle();
         return Vector512.ConditionalSelect(tooSmall, Vector512<float>.Zero, scaled);
     }
