@@ -43,6 +43,9 @@ public sealed class ShareHelp
     /// <summary>A share of the step is done (call once per share, also when it failed).</summary>
     public void ShareDone() => Interlocked.Decrement(ref _running);
 
+    /// <summary>Tests: a share waits for a helper to take its posted part instead of taking it back, so help is certain.</summary>
+    internal bool OwnerWaitsForHelper { get; set; }
+
     /// <summary>Parts run by a helper so far (tests).</summary>
     internal long HelpedParts => Interlocked.Read(ref _helpedParts);
     private long _helpedParts;
@@ -92,7 +95,7 @@ public sealed class ShareHelp
             Exception? mine = null;
             try { task.Execute(0, 2); }
             catch (Exception e) { mine = e; }
-            if (Interlocked.CompareExchange(ref _state, Taken, Posted) == Posted)
+            if (!owner.OwnerWaitsForHelper && Interlocked.CompareExchange(ref _state, Taken, Posted) == Posted)
             {
                 // Nobody took it: do it here.
                 try { task.Execute(1, 2); }

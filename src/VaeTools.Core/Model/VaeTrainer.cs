@@ -64,18 +64,12 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         _optimizerSnapshot = Optimizer.StateTensors().Select(s => s.Value.Clone()).ToArray();
     }
 
-    /// <summary>Tests: whether threads done with their share help the others (see <see cref="ShareHelp"/>).</summary>
-    internal bool ShareHelpEnabled
-    {
-        get => _help?.Enabled ?? false;
-        set { if (_help is not null) _help.Enabled = value; }
-    }
+    /// <summary>Tests: the helping between this trainer's threads (null with one thread).</summary>
+    internal ShareHelp? Help => _help;
 
     /// <summary>Tests: called at the start of each share (with its index), e.g. to hold one back so another thread helps it.</summary>
     internal Action<int>? BeforeShare { get; set; }
 
-    /// <summary>Tests: products of a share that a helper computed a part of.</summary>
-    internal long HelpedParts => _help?.HelpedParts ?? 0;
 
     public VaeModel Model { get; }
     public TrainingOptions Options { get; }

@@ -76,8 +76,9 @@ public class ShareHelpTests
         var (help, pool, helper) = ShareWithAHelper();
         Assert.Equal(2, pool.Threads);
         var helped = new float[m * n];
-        // Several products, so that the helper takes at least one second half (the owner takes back any it has not started).
-        for (int i = 0; i < 20; i++)
+        // Products until the helper has taken a second half (the owner takes back any it has not started in time).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < 20 || (help.HelpedParts == 0 && clock.Elapsed < TimeSpan.FromSeconds(20)); i++)
         {
             Array.Clear(helped);
             Gemm.Multiply(false, false, m, n, k, a, k, b, n, helped, n, accumulate: false, pool);

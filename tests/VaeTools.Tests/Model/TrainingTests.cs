@@ -87,8 +87,9 @@ public class TrainingTests
     [Fact]
     public void AThreadHelpingAnotherShare_DoesNotChangeTheModel()
     {
-        // MNIST-sized, sparse inputs so the products are big enough to split. Share 1 starts late at every step, so the
-        // thread done with share 0 helps it; the model must be bitwise the one trained without help.
+        // MNIST-sized, sparse inputs so the products are big enough to split. Share 1 starts only once the other thread
+        // is waiting to help (whichever thread took it), so its products are helped; the model must be bitwise the one
+        // trained without help.
         var rng = new RandomSource(8);
         var x = new Tensor(256, 784);
         var s = x.Span;
@@ -97,13 +98,18 @@ public class TrainingTests
         (float[][] Weights, long Helped) Run(bool help)
         {
             var m = new VaeModel(new VaeConfig { HiddenDims = new[] { 128 }, LatentDim = 8, Seed = 2 });
-            using var t = new VaeTrainer(m, new TrainingOptions { Epochs = 1, BatchSize = 128, Threads = 2, Seed = 2 })
+            using var t = new VaeTrainer(m, new TrainingOptions { Epochs = 2, BatchSize = 128, Threads = 2, Seed = 2 });
+            var shareHelp = t.Help!;
+            shareHelp.Enabled = help;
+            shareHelp.OwnerWaitsForHelper = true; // every posted half goes to the helper, however the threads are scheduled
+            t.BeforeShare = share =>
             {
-                ShareHelpEnabled = help,
-                BeforeShare = share => { if (share == 1) Thread.Sleep(5); },
+                if (share != 1) return;
+                if (help) Assert.True(SpinWait.SpinUntil(() => shareHelp.HelperWaiting, TimeSpan.FromSeconds(30)), "no thread came to help");
+                else Thread.Sleep(2);
             };
             t.Train(data);
-            return (Snapshot(m), t.HelpedParts);
+            return (Snapshot(m), shareHelp.HelpedParts);
         }
         var alone = Run(help: false);
         var helped = Run(help: true);
