@@ -70,7 +70,6 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
     /// <summary>Tests: called at the start of each share (with its index), e.g. to hold one back so another thread helps it.</summary>
     internal Action<int>? BeforeShare { get; set; }
 
-
     public VaeModel Model { get; }
     public TrainingOptions Options { get; }
 
