@@ -33,11 +33,11 @@ public sealed class ShareHelp
     /// <summary>The pool for share <paramref name="share"/>'s graph.</summary>
     public WorkerPool CreatePool(int share) => WorkerPool.Helped(_slots[share]);
 
-    /// <summary>Starts a step in which <paramref name="shares"/> shares will run (call while no share is running).</summary>
-    public void BeginStep(int shares)
+    /// <summary>Starts a step in which every share runs once (call while no share is running).</summary>
+    public void BeginStep()
     {
         Volatile.Write(ref _helpers, 0);
-        Volatile.Write(ref _running, shares);
+        Volatile.Write(ref _running, _slots.Length);
     }
 
     /// <summary>A share of the step is done (call once per share, also when it failed).</summary>
@@ -64,7 +64,7 @@ public sealed class ShareHelp
         Interlocked.Increment(ref _helpers);
         while (Volatile.Read(ref _running) > 0)
         {
-            // No PAUSE in these waits: they are short, and a spinning vCPU that pauses invites the hypervisor to deschedule it.
+            // No PAUSE (Thread.SpinWait) in these waits: they are short, and with it one measured run had millisecond stalls.
             foreach (var slot in _slots) slot.TryHelp();
         }
     }

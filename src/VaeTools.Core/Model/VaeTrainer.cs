@@ -240,7 +240,7 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         else
         {
             _nextShare = 0;
-            _help!.BeginStep(_replicas.Length);
+            _help!.BeginStep();
             _pool.Run(this); // forward and backward of every replica's share, one per thread, helping each other
         }
         if (_profile is not null)

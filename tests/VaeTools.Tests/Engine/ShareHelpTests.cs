@@ -31,7 +31,7 @@ public class ShareHelpTests
     private static (ShareHelp Help, WorkerPool Pool, Thread Helper) ShareWithAHelper()
     {
         var help = new ShareHelp(2);
-        help.BeginStep(2);
+        help.BeginStep();
         var pool = help.CreatePool(0);
         return (help, pool, StartHelper(help));
     }
@@ -55,7 +55,7 @@ public class ShareHelpTests
     public void WithoutAHelper_AShareRunsItsWorkWholeOnItsOwnThread()
     {
         var help = new ShareHelp(2);
-        help.BeginStep(2);
+        help.BeginStep();
         var pool = help.CreatePool(0);
         Assert.Equal(1, pool.Threads);
         var calls = new List<(int Part, int Parts, int Thread)>();
@@ -134,7 +134,7 @@ public class ShareHelpTests
     public void Disabled_NobodyHelps()
     {
         var help = new ShareHelp(2) { Enabled = false };
-        help.BeginStep(2);
+        help.BeginStep();
         help.ShareDone();
         help.Help(); // returns at once instead of waiting for share 0
         Assert.Equal(1, help.CreatePool(0).Threads);
