@@ -65,6 +65,28 @@ public class FastMathTests
     }
 
     [Fact]
+    public void Softplus_MatchesFloat64_FromVeryNegativeToVeryPositive_VectorAndScalarAlike()
+    {
+        var x = new List<float>();
+        for (double v = -120; v <= 120; v += 0.0377) x.Add((float)v);
+        x.AddRange(new[] { 0f, -30f, -60f, -86.9f, 1e-8f, -1e-8f, 87f, 100f }); // not a multiple of 16 long: the scalar tail runs too
+        var input = x.ToArray();
+        var vector = new float[input.Length];
+        FastMath.Softplus(input, vector);
+        var scalar = new float[1];
+        for (int i = 0; i < input.Length; i++)
+        {
+            double v = input[i], e = Math.Exp(-Math.Abs(v));
+            double want = Math.Max(v, 0) + (e < 1e-4 ? e * (1 - e / 2 + e * e / 3) : Math.Log(1 + e)); // the series where 1 + e loses e's digits
+            FastMath.Softplus(input.AsSpan(i, 1), scalar);
+            foreach (var (how, got) in new[] { ("vector", vector[i]), ("scalar", scalar[0]) })
+                // Relative 1e-6, or absolute 1e-37 where e^v is below the float range the exp keeps (v < -87).
+                Assert.True(Math.Abs(got - want) <= 1e-6 * want + 1e-37, $"{how} softplus({v:R}) = {got:R}, want {want:R}");
+        }
+        Assert.Throws<ArgumentException>(() => FastMath.Softplus(new float[3], new float[2]));
+    }
+
+    [Fact]
     public void Log1pUnit_IsAccurateOverTheUnitInterval_IncludingTinyArguments()
     {
         foreach (double e in Enumerable.Range(0, 2001).Select(i => i / 2000.0).Concat(new[] { 1e-30, 1e-20, 1e-10, 1e-7, 3e-5 }))

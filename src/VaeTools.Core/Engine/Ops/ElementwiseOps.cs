@@ -54,7 +54,7 @@ public sealed class UnaryNode : Node
                 FastMath.Exp(x, y);
                 for (int i = 0; i < x.Length; i++) y[i] = x[i] > 0f ? x[i] : p * (y[i] - 1f);
                 break;
-            case UnaryKind.Softplus: Kernels.Softplus(x, y, Scratch()); break;
+            case UnaryKind.Softplus: FastMath.Softplus(x, y); break;
             case UnaryKind.Sigmoid: TensorPrimitives.Sigmoid(x, y); break;
             case UnaryKind.Exp: FastMath.Exp(x, y); break;
             case UnaryKind.Log: TensorPrimitives.Log(x, y); break;

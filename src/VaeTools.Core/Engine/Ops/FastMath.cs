@@ -253,6 +253,29 @@ internal static class FastMath
     }
 
     /// <summary>
+    /// y = softplus(x) = log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), element-wise: the Bernoulli kernel's core without its
+    /// sigmoid and sum. Accurate for very negative x too (log(1 + e) for tiny e), where log of 1 + e in float would give 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Softplus(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (y.Length < x.Length) throw new ArgumentException($"The output holds {y.Length} values for {x.Length} inputs.", nameof(y));
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+        {
+            ref float rx = ref MemoryMarshal.GetReference(x);
+            ref float ry = ref MemoryMarshal.GetReference(y);
+            for (; i <= x.Length - 16; i += 16)
+            {
+                var v = Vector512.LoadUnsafe(ref rx, (nuint)i);
+                var e = ExpNonPositive(-Vector512.Abs(v));
+                (Vector512.Max(v, Vector512<float>.Zero) + Log1pUnit(e, e / (Vector512.Create(2f) + e))).StoreUnsafe(ref ry, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++) y[i] = MathF.Max(x[i], 0f) + Log1pUnit(ExpNonPositive(-MathF.Abs(x[i])));
+    }
+
+    /// <summary>
     /// For one row: sigmoid[d] = sigmoid(l[d]) and returns sum_d x[d] l[d] - softplus(l[d]),
     /// with softplus(l) = max(l, 0) + log(1 + exp(-|l|)).
     /// </summary>

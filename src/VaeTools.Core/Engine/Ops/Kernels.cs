@@ -12,7 +12,7 @@ namespace VaeTools.Engine.Ops;
 /// (AggressiveOptimization), while a library method starts as unoptimised tier-0 code until the runtime
 /// recompiles it in the background: that made the first ~150 steps of a run about 1 ms a step slower (measured
 /// with the per-op profile: ReLU 160 against 15 us a step) and put ~200 ms of JIT work on the two cores the
-/// training uses. Transcendental functions (exp, log, tanh, sigmoid) still come from TensorPrimitives.
+/// training uses. Exp and softplus are in <see cref="FastMath"/>; log, tanh and sigmoid still come from TensorPrimitives.
 /// Each loop is Vector512 or Vector256 with a scalar tail; none allocates.
 /// </summary>
 internal static class Kernels
@@ -196,19 +196,6 @@ internal static class Kernels
         double s = 0;
         for (int i = 0; i < x.Length; i++) s += x[i];
         return s;
-    }
-
-    /// <summary>softplus(x) = log(1 + e^x), computed stably as max(x, 0) + log(1 + e^-|x|), into <paramref name="y"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Softplus(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch)
-    {
-        TensorPrimitives.Abs(x, scratch);
-        TensorPrimitives.Negate(scratch, scratch);
-        TensorPrimitives.Exp(scratch, scratch);
-        TensorPrimitives.Add(scratch, 1f, scratch);
-        TensorPrimitives.Log(scratch, scratch);
-        TensorPrimitives.Max(x, 0f, y);
-        TensorPrimitives.Add(y, scratch, y);
     }
 
     /// <summary>acc += scale (x - s).</summary>
