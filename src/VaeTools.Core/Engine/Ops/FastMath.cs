@@ -62,8 +62,36 @@ internal static class FastMath
     }
 
     /// <summary>y = exp(x) element-wise (see <see cref="Exp(float)"/>); x and y may be the same span.</summary>
+    public static void Exp(ReadOnlySpan<float> x, Span<float> y) => Map<ExpFunction>(x, y);
+
+    private readonly struct ExpFunction : IFunction
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Scalar(float x) => Exp(x);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // inlined into Map, never run as tier-0 code
+        public static Vector512<float> Vector(Vector512<float> v)
+        {
+            var p = ExpReduced(Vector512.Min(Vector512.Max(v, Vector512.Create(ExpLow)), Vector512.Create(ExpHigh)), out var n);
+            var k = Vector512.ConvertToInt32(n);
+            var half = Vector512.ShiftRightArithmetic(k, 1);
+            var bias = Vector512.Create(127);
+            var s1 = Vector512.ShiftLeft(half + bias, 23).AsSingle();
+            var s2 = Vector512.ShiftLeft(k - half + bias, 23).AsSingle();
+            return Vector512.ConditionalSelect(Vector512.Equals(v, v), p * s1 * s2, v); // NaN stays NaN
+        }
+    }
+
+    /// <summary>An element-wise function with a scalar and an AVX-512 form, for <see cref="Map{TFunction}"/>.</summary>
+    private interface IFunction
+    {
+        static abstract float Scalar(float x);
+        static abstract Vector512<float> Vector(Vector512<float> x);
+    }
+
+    /// <summary>y = f(x) element-wise, 16 at a time with AVX-512 and the scalar form for the tail (or everything without it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Exp(ReadOnlySpan<float> x, Span<float> y)
+    private static void Map<TFunction>(ReadOnlySpan<float> x, Span<float> y) where TFunction : IFunction
     {
         if (y.Length < x.Length) throw new ArgumentException($"The output holds {y.Length} values for {x.Length} inputs.", nameof(y));
         int i = 0;
@@ -72,19 +100,9 @@ internal static class FastMath
             ref float rx = ref MemoryMarshal.GetReference(x);
             ref float ry = ref MemoryMarshal.GetReference(y);
             for (; i <= x.Length - 16; i += 16)
-            {
-                var v = Vector512.LoadUnsafe(ref rx, (nuint)i);
-                var p = ExpReduced(Vector512.Min(Vector512.Max(v, Vector512.Create(ExpLow)), Vector512.Create(ExpHigh)), out var n);
-                var k = Vector512.ConvertToInt32(n);
-                var half = Vector512.ShiftRightArithmetic(k, 1);
-                var bias = Vector512.Create(127);
-                var s1 = Vector512.ShiftLeft(half + bias, 23).AsSingle();
-                var s2 = Vector512.ShiftLeft(k - half + bias, 23).AsSingle();
-                var e = p * s1 * s2;
-                Vector512.ConditionalSelect(Vector512.Equals(v, v), e, v).StoreUnsafe(ref ry, (nuint)i); // NaN stays NaN
-            }
+                TFunction.Vector(Vector512.LoadUnsafe(ref rx, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
         }
-        for (; i < x.Length; i++) y[i] = Exp(x[i]);
+        for (; i < x.Length; i++) y[i] = TFunction.Scalar(x[i]);
     }
 
     /// <summary>log(1 + e) for e in [0, 1], as 2 atanh(s) with s = e / (2 + e): accurate for tiny e too.</summary>
@@ -256,23 +274,19 @@ internal static class FastMath
     /// y = softplus(x) = log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), element-wise: the Bernoulli kernel's core without its
     /// sigmoid and sum. Accurate for very negative x too (log(1 + e) for tiny e), where log of 1 + e in float would give 0.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Softplus(ReadOnlySpan<float> x, Span<float> y)
+    public static void Softplus(ReadOnlySpan<float> x, Span<float> y) => Map<SoftplusFunction>(x, y);
+
+    private readonly struct SoftplusFunction : IFunction
     {
-        if (y.Length < x.Length) throw new ArgumentException($"The output holds {y.Length} values for {x.Length} inputs.", nameof(y));
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Scalar(float x) => MathF.Max(x, 0f) + Log1pUnit(ExpNonPositive(-MathF.Abs(x)));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // inlined into Map, never run as tier-0 code
+        public static Vector512<float> Vector(Vector512<float> v)
         {
-            ref float rx = ref MemoryMarshal.GetReference(x);
-            ref float ry = ref MemoryMarshal.GetReference(y);
-            for (; i <= x.Length - 16; i += 16)
-            {
-                var v = Vector512.LoadUnsafe(ref rx, (nuint)i);
-                var e = ExpNonPositive(-Vector512.Abs(v));
-                (Vector512.Max(v, Vector512<float>.Zero) + Log1pUnit(e, e / (Vector512.Create(2f) + e))).StoreUnsafe(ref ry, (nuint)i);
-            }
+            var e = ExpNonPositive(-Vector512.Abs(v));
+            return Vector512.Max(v, Vector512<float>.Zero) + Log1pUnit(e, e / (Vector512.Create(2f) + e));
         }
-        for (; i < x.Length; i++) y[i] = MathF.Max(x[i], 0f) + Log1pUnit(ExpNonPositive(-MathF.Abs(x[i])));
     }
 
     /// <summary>
