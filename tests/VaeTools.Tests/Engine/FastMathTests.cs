@@ -99,6 +99,34 @@ public class FastMathTests
     }
 
     [Fact]
+    public void BernoulliRow_AtVeryNegativeLogits_MatchesFloat64_AndStoresNoSubnormalSigmoid()
+    {
+        // Late in a long training, background pixels' logits fall below -43 (where the log1p series' s^2 would be
+        // subnormal) and below -69 (where the stored sigmoid would make a subnormal gradient).
+        var l = new List<float>();
+        for (double v = -100; v <= -20; v += 0.173) l.Add((float)v);
+        var logits = l.ToArray(); // not a multiple of 16 long: the scalar tail runs too
+        var x = new float[logits.Length];
+        for (int i = 0; i < x.Length; i += 3) x[i] = 1f;
+        var sig = new float[logits.Length];
+        float sum = FastMath.BernoulliRow(x, logits, sig);
+        double want = 0;
+        for (int i = 0; i < logits.Length; i++)
+        {
+            double li = logits[i], s = 1 / (1 + Math.Exp(-li));
+            want += x[i] * li - Math.Exp(li); // softplus(l) = log(1 + e^l) = e^l to float64 precision here
+            Assert.False(float.IsSubnormal(sig[i]), $"sigmoid({li}) = {sig[i]:R} is subnormal");
+            if (s < FastMath.SigmoidFloor) Assert.Equal(0f, sig[i]);
+            else Assert.True(Math.Abs(sig[i] - s) <= 1e-6 * s, $"sigmoid({li}) = {sig[i]:R} vs {s:R}");
+        }
+        Assert.True(Math.Abs(sum - want) <= 1e-6 * Math.Abs(want), $"{sum} vs {want}");
+
+        // The row's loss part itself, where only softplus counts (x = 0): e^l, not 0, down to the exp's floor of -87.
+        var one = new[] { -60f };
+        Assert.True(Math.Abs(-FastMath.BernoulliRow(new float[1], one, new float[1]) - Math.Exp(-60)) <= 1e-6 * Math.Exp(-60));
+    }
+
+    [Fact]
     public void BernoulliRow_VectorAndScalarTailAgreeWithFloat64()
     {
         var rng = new RandomSource(3);

@@ -105,10 +105,18 @@ internal static class FastMath
         for (; i < x.Length; i++) y[i] = TFunction.Scalar(x[i]);
     }
 
+    /// <summary>
+    /// Below this s the series' z = s^2 would be subnormal (s under ~1e-19, e under ~2e-19, a logit under -43), and an
+    /// x86 core takes a microcode assist of ~100 cycles for every subnormal result: a Bernoulli row with many such logits
+    /// (background pixels late in a long training) ran 20 times slower. The terms z scales are then below 1e-36 of the
+    /// result, so z is taken from s clamped to this value.
+    /// </summary>
+    private const float SeriesMinS = 1e-18f;
+
     /// <summary>log(1 + e) for e in [0, 1], as 2 atanh(s) with s = e / (2 + e): accurate for tiny e too.</summary>
     public static float Log1pUnit(float e)
     {
-        float s = e / (2f + e), z = s * s;
+        float s = e / (2f + e), sc = MathF.Max(s, SeriesMinS), z = sc * sc;
         float q = 1f + z * (1f / 3 + z * (1f / 5 + z * (1f / 7 + z * (1f / 9 + z * (1f / 11 + z * (1f / 13 + z * (1f / 15)))))));
         return 2f * s * q;
     }
@@ -125,7 +133,8 @@ internal static class FastMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Log1pUnit(Vector512<float> e, Vector512<float> s) // s = e / (2 + e)
     {
-        var z = s * s;
+        var sc = Vector512.Max(s, Vector512.Create(SeriesMinS));
+        var z = sc * sc;
         var q = Vector512.Create(1f / 15);
         q = Avx512F.FusedMultiplyAdd(q, z, Vector512.Create(1f / 13));
         q = Avx512F.FusedMultiplyAdd(q, z, Vector512.Create(1f / 11));
@@ -290,7 +299,14 @@ internal static class FastMath
     }
 
     /// <summary>
-    /// For one row: sigmoid[d] = sigmoid(l[d]) and returns sum_d x[d] l[d] - softplus(l[d]),
+    /// A sigmoid below this (2^-100, a logit under -69.3) is stored as 0: the gradient dy (x - sigmoid) of a logit
+    /// under about -82 would otherwise be subnormal, and every subnormal result or operand in the backward
+    /// products costs a microcode assist. The change to a gradient is below 1e-30.
+    /// </summary>
+    public const float SigmoidFloor = 7.88860905e-31f;
+
+    /// <summary>
+    /// For one row: sigmoid[d] = sigmoid(l[d]) (0 below <see cref="SigmoidFloor"/>) and returns sum_d x[d] l[d] - softplus(l[d]),
     /// with softplus(l) = max(l, 0) + log(1 + exp(-|l|)).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -316,7 +332,8 @@ internal static class FastMath
                 var d = onePlus * twoPlus;
                 var inv = Avx512F.Reciprocal14(d);
                 inv *= Vector512.Create(2f) - d * inv;
-                (Vector512.ConditionalSelect(nonNegative, Vector512<float>.One, e) * twoPlus * inv).StoreUnsafe(ref rs, (nuint)i);
+                var sig = Vector512.ConditionalSelect(nonNegative, Vector512<float>.One, e) * twoPlus * inv;
+                Vector512.ConditionalSelect(Vector512.LessThan(sig, Vector512.Create(SigmoidFloor)), Vector512<float>.Zero, sig).StoreUnsafe(ref rs, (nuint)i);
                 acc += Vector512.LoadUnsafe(ref rx, (nuint)i) * vl - Vector512.Max(vl, Vector512<float>.Zero) - Log1pUnit(e, e * onePlus * inv);
             }
             sum = Vector512.Sum(acc);
@@ -324,7 +341,8 @@ internal static class FastMath
         for (; i < l.Length; i++)
         {
             float e = ExpNonPositive(-MathF.Abs(l[i]));
-            sigmoid[i] = (l[i] >= 0f ? 1f : e) / (1f + e);
+            float sig = (l[i] >= 0f ? 1f : e) / (1f + e);
+            sigmoid[i] = sig < SigmoidFloor ? 0f : sig;
             sum += x[i] * l[i] - MathF.Max(l[i], 0f) - Log1pUnit(e);
         }
         return sum;
