@@ -163,6 +163,9 @@ public sealed class AdamOptimizer : Optimizer
         if (beta2 is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "beta2 must be in [0, 1).");
         if (!(epsilon >= 0)) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be >= 0.");
         Beta1 = beta1; Beta2 = beta2; Epsilon = epsilon; WeightDecay = weightDecay;
+        const float smallestNormal = 1.17549435e-38f * 1.01f; // 2^-126, and a margin for the rounding of the products
+        _momentGradientFloor = smallestNormal / (1 - beta1);             // 1.2e-37 for the default beta1
+        _squareGradientFloor = MathF.Sqrt(smallestNormal / (1 - beta2)); // 3.4e-18 for the default beta2
         _m = ZerosLike(Parameters);
         _v = ZerosLike(Parameters);
     }
@@ -182,6 +185,16 @@ public sealed class AdamOptimizer : Optimizer
         }
     }
 
+    /// <summary>
+    /// Gradients smaller than these in magnitude enter the first / second moment as 0: below them (1 - b1) g, or
+    /// (1 - b2) g^2, would be subnormal, and an x86 core takes a ~100-cycle microcode assist for every subnormal
+    /// result. Late in a long training the weights of background pixels get gradients of 1e-20 and less, and with 5%
+    /// of the gradients that small the update ran 6 times slower (measured). Dropping such a term cannot change a
+    /// stored moment: it is about 2^-126 or less, under half an ulp of any moment above <see cref="Optimizer.FlushBelow"/>,
+    /// and smaller moments are stored as 0 anyway.
+    /// </summary>
+    private readonly float _momentGradientFloor, _squareGradientFloor;
+
     private float _stepSize, _bc2Sqrt;
 
     protected override void BeginStep()
@@ -200,7 +213,35 @@ public sealed class AdamOptimizer : Optimizer
     {
         float b1 = Beta1, b2 = Beta2, c1 = 1 - b1, c2 = 1 - b2, eps = Epsilon, wd = WeightDecay, invBc2Sqrt = 1f / bc2Sqrt;
         int i = 0;
-        if (Vector256.IsHardwareAccelerated && wd == 0f)
+        // The same lane arithmetic at either width (no fused multiply-adds), so the result does not depend on the CPU.
+        if (Vector512.IsHardwareAccelerated && wd == 0f)
+        {
+            ref float rp = ref MemoryMarshal.GetReference(p);
+            ref float rg = ref MemoryMarshal.GetReference(g);
+            ref float rm = ref MemoryMarshal.GetReference(m);
+            ref float rv = ref MemoryMarshal.GetReference(v);
+            var vb1 = Vector512.Create(b1); var vc1 = Vector512.Create(c1);
+            var vb2 = Vector512.Create(b2); var vc2 = Vector512.Create(c2);
+            var vInv = Vector512.Create(invBc2Sqrt); var vEps = Vector512.Create(eps); var vStep = Vector512.Create(stepSize);
+            var tiny = Vector512.Create(FlushBelow);
+            var mFloor = Vector512.Create(_momentGradientFloor); var vFloor = Vector512.Create(_squareGradientFloor);
+            for (; i <= p.Length - 16; i += 16)
+            {
+                var gi = Vector512.LoadUnsafe(ref rg, (nuint)i);
+                var ga = Vector512.Abs(gi);
+                var gm = Vector512.ConditionalSelect(Vector512.LessThan(ga, mFloor), Vector512<float>.Zero, gi);
+                var gv = Vector512.ConditionalSelect(Vector512.LessThan(ga, vFloor), Vector512<float>.Zero, gi);
+                var mi = vb1 * Vector512.LoadUnsafe(ref rm, (nuint)i) + vc1 * gm;
+                var vi = vb2 * Vector512.LoadUnsafe(ref rv, (nuint)i) + vc2 * (gv * gv);
+                mi = Vector512.ConditionalSelect(Vector512.LessThan(Vector512.Abs(mi), tiny), Vector512<float>.Zero, mi);
+                vi = Vector512.ConditionalSelect(Vector512.LessThan(vi, tiny), Vector512<float>.Zero, vi);
+                mi.StoreUnsafe(ref rm, (nuint)i);
+                vi.StoreUnsafe(ref rv, (nuint)i);
+                var denom = Vector512.Sqrt(vi) * vInv + vEps;
+                (Vector512.LoadUnsafe(ref rp, (nuint)i) - vStep * (mi / denom)).StoreUnsafe(ref rp, (nuint)i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated && wd == 0f)
         {
             ref float rp = ref MemoryMarshal.GetReference(p);
             ref float rg = ref MemoryMarshal.GetReference(g);
@@ -210,11 +251,15 @@ public sealed class AdamOptimizer : Optimizer
             var vb2 = Vector256.Create(b2); var vc2 = Vector256.Create(c2);
             var vInv = Vector256.Create(invBc2Sqrt); var vEps = Vector256.Create(eps); var vStep = Vector256.Create(stepSize);
             var tiny = Vector256.Create(FlushBelow);
+            var mFloor = Vector256.Create(_momentGradientFloor); var vFloor = Vector256.Create(_squareGradientFloor);
             for (; i <= p.Length - 8; i += 8)
             {
                 var gi = Vector256.LoadUnsafe(ref rg, (nuint)i);
-                var mi = vb1 * Vector256.LoadUnsafe(ref rm, (nuint)i) + vc1 * gi;
-                var vi = vb2 * Vector256.LoadUnsafe(ref rv, (nuint)i) + vc2 * (gi * gi);
+                var ga = Vector256.Abs(gi);
+                var gm = Vector256.ConditionalSelect(Vector256.LessThan(ga, mFloor), Vector256<float>.Zero, gi);
+                var gv = Vector256.ConditionalSelect(Vector256.LessThan(ga, vFloor), Vector256<float>.Zero, gi);
+                var mi = vb1 * Vector256.LoadUnsafe(ref rm, (nuint)i) + vc1 * gm;
+                var vi = vb2 * Vector256.LoadUnsafe(ref rv, (nuint)i) + vc2 * (gv * gv);
                 mi = Vector256.ConditionalSelect(Vector256.LessThan(Vector256.Abs(mi), tiny), Vector256<float>.Zero, mi);
                 vi = Vector256.ConditionalSelect(Vector256.LessThan(vi, tiny), Vector256<float>.Zero, vi);
                 mi.StoreUnsafe(ref rm, (nuint)i);
@@ -225,9 +270,10 @@ public sealed class AdamOptimizer : Optimizer
         }
         for (; i < p.Length; i++)
         {
-            float gi = g[i] + wd * p[i];
-            m[i] = Flush(b1 * m[i] + c1 * gi);
-            v[i] = Flush(b2 * v[i] + c2 * gi * gi);
+            float gi = g[i] + wd * p[i], ga = MathF.Abs(gi);
+            m[i] = Flush(b1 * m[i] + c1 * (ga < _momentGradientFloor ? 0f : gi));
+            float gv = ga < _squareGradientFloor ? 0f : gi;
+            v[i] = Flush(b2 * v[i] + c2 * gv * gv);
             float denom = MathF.Sqrt(v[i]) * invBc2Sqrt + eps;
             p[i] -= stepSize * (m[i] / denom);
         }

@@ -169,6 +169,47 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void Adam_TinyGradients_GiveExactlyTheMomentsOfThePlainFormula()
+    {
+        // The update drops gradients whose (1 - b1) g or (1 - b2) g^2 would be subnormal (to avoid the CPU's slow
+        // subnormal arithmetic); that must never change what it stores. Compare with the plain float32 formula, in
+        // the vector loop's order of operations, on gradients around both thresholds and moments at the flush level.
+        const int n = 64 * 16; // the vector loop only
+        var rng = new RandomSource(11);
+        var unit = new float[3 * n];
+        rng.FillUniform(unit, 0f, 1f);
+        float[] magnitudes = { 0f, 1e-45f, 1e-39f, 1.1e-37f, 1.3e-37f, 1e-30f, 1e-20f, 1e-19f, 3.3e-18f, 3.5e-18f, 1e-17f, 1e-10f, 1e-3f, 0.5f };
+        float[] moments = { 0f, 1e-30f, 1.0000001e-30f, 3e-30f, 1e-25f, 1e-12f, 1e-6f, 0.01f };
+        var p = new Parameter("p", new Tensor(1, n));
+        var opt = new AdamOptimizer(new[] { p }, learningRate: 1e-3f);
+        var state = opt.StateTensors().Select(t => t.Item2).ToArray(); // exp_avg, exp_avg_sq
+        var (m, v) = (new float[n], new float[n]);
+        for (int i = 0; i < n; i++)
+        {
+            float sign = unit[i] < 0.5f ? -1f : 1f;
+            p.Grad.Span[i] = sign * magnitudes[i % magnitudes.Length] * (1f + unit[n + i] * 0.1f);
+            m[i] = state[0].Span[i] = -sign * moments[(i / magnitudes.Length) % moments.Length];
+            v[i] = state[1].Span[i] = moments[(int)(unit[2 * n + i] * moments.Length)];
+            p.Value.Span[i] = 1f;
+        }
+        var pRef = p.Value.ToArray();
+        opt.Step();
+
+        float b1 = 0.9f, b2 = 0.999f, c1 = 1 - b1, c2 = 1 - b2, step = 1e-3f / (1 - b1), bc2Sqrt = MathF.Sqrt(1 - b2);
+        static float Flush(float x) => MathF.Abs(x) < Optimizer.FlushBelow ? 0f : x;
+        for (int i = 0; i < n; i++)
+        {
+            float g = p.Grad.Span[i];
+            m[i] = Flush(b1 * m[i] + c1 * g);
+            v[i] = Flush(b2 * v[i] + c2 * (g * g));
+            pRef[i] -= step * (m[i] / (MathF.Sqrt(v[i]) * (1f / bc2Sqrt) + 1e-8f));
+            Assert.True(m[i] == state[0].Span[i], $"exp_avg[{i}] for g = {g:R}: {state[0].Span[i]:R}, plain formula {m[i]:R}");
+            Assert.True(v[i] == state[1].Span[i], $"exp_avg_sq[{i}] for g = {g:R}: {state[1].Span[i]:R}, plain formula {v[i]:R}");
+            Assert.True(pRef[i] == p.Value.Span[i], $"p[{i}] for g = {g:R}: {p.Value.Span[i]:R}, plain formula {pRef[i]:R}");
+        }
+    }
+
+    [Fact]
     public void AddedGradients_EqualSummingFirst_AndApplyToOneStepOnly()
     {
         float[] Run(bool added)
