@@ -1,3 +1,4 @@
+using VaeTools.Tests.TestSupport;
 using VaeTools.Engine;
 
 namespace VaeTools.Tests.Engine;
@@ -211,11 +212,34 @@ public class WorkerPoolTests
         var task = new SumTask();
         for (int r = 0; r < 100; r++) pool.Run(task); // warm-up (JIT, first-use allocations)
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int r = 0; r < 1_000; r++) pool.Run(task);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, Allocations.OnCallingThread(() =>
+        {
+            for (int r = 0; r < 1_000; r++) pool.Run(task);
+        }));
+    }
 
-        Assert.Equal(0, allocated);
+    /// <summary>Part 1 sleeps long enough that the caller, done with part 0, stops spinning and blocks.</summary>
+    private sealed class LateWorkerTask : IParallelTask
+    {
+        public bool Late { get; set; }
+        public void Execute(int part, int parts) { if (part == 1 && Late) Thread.Sleep(5); }
+    }
+
+    [Fact]
+    public void Run_AllocatesNothing_WhenTheCallerBlocksOnALateWorker()
+    {
+        // A descheduled worker makes the caller give up spinning and sleep on a monitor; that path must not
+        // allocate either (a training step that happens to wait this way must stay allocation-free).
+        using var pool = new WorkerPool(2);
+        var task = new LateWorkerTask();
+        for (int r = 0; r < 100; r++) pool.Run(task); // warm-up: JIT and first-use allocations
+        task.Late = true;
+        pool.Run(task);
+
+        Assert.Equal(0, Allocations.OnCallingThread(() =>
+        {
+            for (int r = 0; r < 5; r++) pool.Run(task);
+        }));
     }
 
     [Theory]
