@@ -210,6 +210,35 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void Adagrad_TinyGradients_MoveParametersAsThePlainFormula_WithoutSubnormalSums()
+    {
+        float[] magnitudes = { 0f, 1e-39f, 1e-30f, 1e-25f, 1e-20f, 1.08e-19f, 1.1e-19f, 1e-15f, 1e-3f, 0.7f };
+        int n = magnitudes.Length * 4;
+        var p = new Parameter("p", new Tensor(1, n));
+        var opt = new AdagradOptimizer(new[] { p }, learningRate: 0.01f);
+        var sum = opt.StateTensors().Single().Item2;
+        var pRef = new float[n];
+        var sRef = new float[n];
+        for (int step = 1; step <= 3; step++)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                if (step == 1) pRef[i] = p.Value.Span[i] = 1f;
+                p.Grad.Span[i] = (i % 2 == 0 ? 1 : -1) * magnitudes[i % magnitudes.Length] * step;
+            }
+            opt.Step();
+            for (int i = 0; i < n; i++)
+            {
+                float g = p.Grad.Span[i];
+                sRef[i] += g * g;
+                pRef[i] -= 0.01f * g / (MathF.Sqrt(sRef[i]) + 1e-10f);
+                Assert.True(pRef[i] == p.Value.Span[i], $"step {step}, g = {g:R}: p = {p.Value.Span[i]:R}, plain formula {pRef[i]:R}");
+                Assert.False(float.IsSubnormal(sum.Span[i]), $"step {step}, g = {g:R}: the sum {sum.Span[i]:R} is subnormal");
+            }
+        }
+    }
+
+    [Fact]
     public void AddedGradients_EqualSummingFirst_AndApplyToOneStepOnly()
     {
         float[] Run(bool added)
