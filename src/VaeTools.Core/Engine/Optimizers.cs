@@ -213,35 +213,7 @@ public sealed class AdamOptimizer : Optimizer
     {
         float b1 = Beta1, b2 = Beta2, c1 = 1 - b1, c2 = 1 - b2, eps = Epsilon, wd = WeightDecay, invBc2Sqrt = 1f / bc2Sqrt;
         int i = 0;
-        // The same lane arithmetic at either width (no fused multiply-adds), so the result does not depend on the CPU.
-        if (Vector512.IsHardwareAccelerated && wd == 0f)
-        {
-            ref float rp = ref MemoryMarshal.GetReference(p);
-            ref float rg = ref MemoryMarshal.GetReference(g);
-            ref float rm = ref MemoryMarshal.GetReference(m);
-            ref float rv = ref MemoryMarshal.GetReference(v);
-            var vb1 = Vector512.Create(b1); var vc1 = Vector512.Create(c1);
-            var vb2 = Vector512.Create(b2); var vc2 = Vector512.Create(c2);
-            var vInv = Vector512.Create(invBc2Sqrt); var vEps = Vector512.Create(eps); var vStep = Vector512.Create(stepSize);
-            var tiny = Vector512.Create(FlushBelow);
-            var mFloor = Vector512.Create(_momentGradientFloor); var vFloor = Vector512.Create(_squareGradientFloor);
-            for (; i <= p.Length - 16; i += 16)
-            {
-                var gi = Vector512.LoadUnsafe(ref rg, (nuint)i);
-                var ga = Vector512.Abs(gi);
-                var gm = Vector512.ConditionalSelect(Vector512.LessThan(ga, mFloor), Vector512<float>.Zero, gi);
-                var gv = Vector512.ConditionalSelect(Vector512.LessThan(ga, vFloor), Vector512<float>.Zero, gi);
-                var mi = vb1 * Vector512.LoadUnsafe(ref rm, (nuint)i) + vc1 * gm;
-                var vi = vb2 * Vector512.LoadUnsafe(ref rv, (nuint)i) + vc2 * (gv * gv);
-                mi = Vector512.ConditionalSelect(Vector512.LessThan(Vector512.Abs(mi), tiny), Vector512<float>.Zero, mi);
-                vi = Vector512.ConditionalSelect(Vector512.LessThan(vi, tiny), Vector512<float>.Zero, vi);
-                mi.StoreUnsafe(ref rm, (nuint)i);
-                vi.StoreUnsafe(ref rv, (nuint)i);
-                var denom = Vector512.Sqrt(vi) * vInv + vEps;
-                (Vector512.LoadUnsafe(ref rp, (nuint)i) - vStep * (mi / denom)).StoreUnsafe(ref rp, (nuint)i);
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated && wd == 0f)
+        if (Vector256.IsHardwareAccelerated && wd == 0f)
         {
             ref float rp = ref MemoryMarshal.GetReference(p);
             ref float rg = ref MemoryMarshal.GetReference(g);
