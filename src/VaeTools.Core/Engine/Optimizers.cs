@@ -30,6 +30,13 @@ public abstract class Optimizer
     /// <summary>Optimiser state smaller than this in magnitude is stored as 0 (see <see cref="AdamOptimizer"/>).</summary>
     public const float FlushBelow = 1e-30f;
 
+    /// <summary>
+    /// 2^-126, the smallest normal float, with a 1% margin for the rounding of a product: a product of two floats
+    /// meant to be at least this large is not subnormal. The optimisers drop gradient terms that would fall below it
+    /// (an x86 core takes a ~100-cycle microcode assist for every subnormal result).
+    /// </summary>
+    protected const float NormalProductFloor = 1.17549435e-38f * 1.01f;
+
     /// <summary>Threads for the update (element-wise, so results do not depend on the count).</summary>
     public WorkerPool Pool { get; set; } = WorkerPool.Single;
 
@@ -163,9 +170,8 @@ public sealed class AdamOptimizer : Optimizer
         if (beta2 is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "beta2 must be in [0, 1).");
         if (!(epsilon >= 0)) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be >= 0.");
         Beta1 = beta1; Beta2 = beta2; Epsilon = epsilon; WeightDecay = weightDecay;
-        const float smallestNormal = 1.17549435e-38f * 1.01f; // 2^-126, and a margin for the rounding of the products
-        _momentGradientFloor = smallestNormal / (1 - beta1);             // 1.2e-37 for the default beta1
-        _squareGradientFloor = MathF.Sqrt(smallestNormal / (1 - beta2)); // 3.4e-18 for the default beta2
+        _momentGradientFloor = NormalProductFloor / (1 - beta1);             // 1.2e-37 for the default beta1
+        _squareGradientFloor = MathF.Sqrt(NormalProductFloor / (1 - beta2)); // 3.4e-18 for the default beta2
         _m = ZerosLike(Parameters);
         _v = ZerosLike(Parameters);
     }
@@ -187,8 +193,8 @@ public sealed class AdamOptimizer : Optimizer
 
     /// <summary>
     /// Gradients smaller than these in magnitude enter the first / second moment as 0: below them (1 - b1) g, or
-    /// (1 - b2) g^2, would be subnormal, and an x86 core takes a ~100-cycle microcode assist for every subnormal
-    /// result. Late in a long training the weights of background pixels get gradients of 1e-20 and less, and with 5%
+    /// (1 - b2) g^2, would be subnormal (see <see cref="Optimizer.NormalProductFloor"/>). Late in a long training
+    /// the weights of background pixels get gradients of 1e-20 and less, and with 5%
     /// of the gradients that small the update ran 6 times slower (measured). Dropping such a term cannot change a
     /// stored moment: it is about 2^-126 or less, under half an ulp of any moment above <see cref="Optimizer.FlushBelow"/>,
     /// and smaller moments are stored as 0 anyway.
@@ -330,11 +336,11 @@ public sealed class AdagradOptimizer : Optimizer
     }
 
     /// <summary>
-    /// A gradient below this adds nothing to the sum: its square would be subnormal (below 2^-126), and every subnormal
-    /// result costs an x86 core a ~100-cycle microcode assist (see <see cref="AdamOptimizer"/>). The terms dropped are
+    /// A gradient below this adds nothing to the sum: its square would be subnormal
+    /// (see <see cref="Optimizer.NormalProductFloor"/>). The terms dropped are
     /// far below what the sum's square root must reach (about 1e-17) to move the denominator past eps's last bit.
     /// </summary>
-    private const float SquareGradientFloor = 1.0889e-19f; // sqrt(2^-126), rounded up
+    private static readonly float SquareGradientFloor = MathF.Sqrt(NormalProductFloor); // 1.09e-19
 
     private float _clr;
 
