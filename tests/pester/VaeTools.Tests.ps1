@@ -165,7 +165,7 @@ Describe 'The toolkit without MNIST' {
     It 'reports encoding with a decoder-only model as InvalidOperation saying why' {
         $decoderOnly = New-Vae -InputDim 2 -HiddenDim 8 -LatentDim 2 -DecoderOnly -PriorSamples 3
         $decoderOnly.Config.PriorSamples | Should -Be 3
-        { $toy | Get-VaeEncoding -Model $decoderOnly -ErrorAction Stop } | Should -Throw -ErrorId 'DecoderOnlyModel'
+        { $toy | Get-VaeEncoding -Model $decoderOnly -ErrorAction Stop } | Should -Throw -ErrorId 'DecoderOnlyModel,VaeTools.PowerShell.Commands.GetVaeEncodingCommand'
         $decoderOnly | Measure-VaeLatent -Data $toy -ErrorVariable problems -ErrorAction SilentlyContinue
         $problems[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
         $problems[0].Exception.Message | Should -Match 'no encoder'
