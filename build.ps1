@@ -5,8 +5,8 @@
 .DESCRIPTION
     Build    Publishes the cmdlet project and assembles an importable module folder:
              out/VaeTools/<version>/ with VaeTools.psd1, the dlls, the format file and the help.
-    Test     Runs the xunit suite (unless -SkipUnitTests), then (when Pester 5 is installed) the Pester tests in tests/pester
-             against the built module. Says so clearly when Pester is missing.
+    Test     Runs the xunit suite (unless -SkipUnitTests), then the Pester tests in tests/pester against the built
+             module, writing out/test-results/pester-junit.xml. Fails when Pester 5 is missing or no test ran.
     Package  Build, then zips the module folder to out/VaeTools-<version>.zip.
     Demo     Build, then runs the quick-start pipeline and writes its CSV files, pictures and model to out/demo/.
 .EXAMPLE
@@ -70,17 +70,27 @@ function Invoke-TestTask {
 
     $pester = Get-Module -ListAvailable -Name Pester | Where-Object { $_.Version.Major -ge 5 } | Sort-Object Version -Descending | Select-Object -First 1
     if (-not $pester) {
-        Write-Warning 'Pester 5 is not installed: the Pester tests in tests/pester were SKIPPED (Install-Module Pester -MinimumVersion 5.0 to run them).'
-        return
+        throw 'Pester 5 is not installed, so the Pester tests in tests/pester cannot run. Install it with bash .ci/install-tools.sh (Pester 5.7.1 from NuGet) or Install-Module Pester -MinimumVersion 5.0.'
     }
     Invoke-BuildTask
     Import-Module $pester -Force
+    $results = Join-Path $OutDir 'test-results'
+    $null = New-Item -ItemType Directory -Path $results -Force
     $config = New-PesterConfiguration
     $config.Run.Path = Join-Path $Root 'tests/pester'
-    $config.Run.Throw = $true
+    $config.Run.PassThru = $true
     $config.Output.Verbosity = 'Detailed'
+    $config.TestResult.Enabled = $true
+    $config.TestResult.OutputFormat = 'JUnitXml'
+    $config.TestResult.OutputPath = Join-Path $results 'pester-junit.xml'
     $env:VAETOOLS_MODULE = Join-Path $ModuleDir 'VaeTools.psd1'
-    Invoke-Pester -Configuration $config
+    $run = Invoke-Pester -Configuration $config
+    # The plain closing line CI reads; a run that executed nothing is a failure, not a pass.
+    Write-Host "Pester: $($run.PassedCount) passed, $($run.FailedCount) failed, $($run.SkippedCount) skipped"
+    if ($run.Result -ne 'Passed' -or $run.FailedCount -gt 0 -or $run.FailedContainersCount -gt 0) {
+        throw "Pester run failed: $($run.FailedCount) tests and $($run.FailedContainersCount) containers failed (results in $($config.TestResult.OutputPath.Value))."
+    }
+    if ($run.PassedCount -eq 0) { throw 'Pester ran no test.' }
 }
 
 function Invoke-PackageTask {
