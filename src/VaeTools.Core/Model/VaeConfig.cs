@@ -83,6 +83,9 @@ public sealed record VaeConfig
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
         Converters = { new JsonStringEnumConverter() },
+        // Histories may hold NaN (e.g. the KL an IWAE run does not compute) or infinities: written as the JSON
+        // strings "NaN", "Infinity", "-Infinity" and read back as the same values.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         WriteIndented = false,
     };
 

@@ -122,6 +122,53 @@ public class ModelTests
         finally { File.Delete(path); }
     }
 
+    public static IEnumerable<object[]> EveryObjectiveAndOption() => new[]
+    {
+        new object[] { "Elbo", new VaeConfig { InputDim = 10, HiddenDims = new[] { 6 }, LatentDim = 2 }, new TrainingOptions { Epochs = 1, BatchSize = 16 } },
+        new object[] { "Iwae K=3", new VaeConfig { InputDim = 10, HiddenDims = new[] { 6 }, LatentDim = 2 }, new TrainingOptions { Epochs = 1, BatchSize = 16, Objective = Objective.Iwae, Samples = 3 } },
+        new object[] { "Elbo K=3, warm-up", new VaeConfig { InputDim = 10, HiddenDims = new[] { 6 }, LatentDim = 2, Beta = 2 }, new TrainingOptions { Epochs = 1, BatchSize = 16, Samples = 3, KlWarmupEpochs = 4 } },
+        new object[] { "Laplace prior, Iwae", new VaeConfig { InputDim = 10, HiddenDims = new[] { 6 }, LatentDim = 2, Prior = Prior.Laplace, LaplaceScale = 0.5f }, new TrainingOptions { Epochs = 1, BatchSize = 16, Objective = Objective.Iwae, Samples = 2 } },
+        new object[] { "decoder-only", new VaeConfig { InputDim = 10, HiddenDims = new[] { 6 }, LatentDim = 2, DecoderOnly = true, PriorSamples = 4, Likelihood = Likelihood.GaussianSharedVariance }, new TrainingOptions { Epochs = 1, BatchSize = 16 } },
+        new object[] { "per-dimension variance, Sgd", new VaeConfig { InputDim = 10, HiddenDims = new[] { 6 }, LatentDim = 2, Likelihood = Likelihood.GaussianPerDimensionVariance }, new TrainingOptions { Epochs = 1, BatchSize = 16, Optimizer = OptimizerKind.Sgd, LearningRate = 1e-2f } },
+        new object[] { "unit variance, sigmoid mean, Adagrad", new VaeConfig { InputDim = 10, HiddenDims = new[] { 6 }, LatentDim = 2, Likelihood = Likelihood.GaussianUnitVariance, SigmoidMean = true }, new TrainingOptions { Epochs = 1, BatchSize = 16, Optimizer = OptimizerKind.Adagrad, LearningRate = 1e-2f } },
+    };
+
+    [Theory]
+    [MemberData(nameof(EveryObjectiveAndOption))]
+    public void ModelFile_RoundTripsTheHistoryOfEveryObjectiveAndOption(string name, VaeConfig config, TrainingOptions options)
+    {
+        var data = new TensorDataset(RandomData(64, 10), null, "random");
+        var model = new VaeModel(config);
+        using (var t = new VaeTrainer(model, options)) t.Train(data, validation: data);
+        var path = TempPath();
+        try
+        {
+            ModelFile.Save(model, path);
+            var loaded = ModelFile.Load(path);
+            Assert.True(model.History.SequenceEqual(loaded.History), $"{name}: the history changed in the file");
+            Assert.Equal(model.Parameters[0].Value.ToArray(), loaded.Parameters[0].Value.ToArray());
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void ModelFile_KeepsNonFiniteHistoryValues()
+    {
+        var model = new VaeModel(new VaeConfig { InputDim = 10, HiddenDims = new[] { 6 }, LatentDim = 2 });
+        model.AppendHistory(new EpochRecord { Epoch = 1, TrainLoss = 3.5, TrainKl = double.NaN, TestKl = double.PositiveInfinity, TestLoss = double.NegativeInfinity });
+        var path = TempPath();
+        try
+        {
+            ModelFile.Save(model, path);
+            var r = Assert.Single(ModelFile.Load(path).History);
+            Assert.True(double.IsNaN(r.TrainKl));
+            Assert.Equal(double.PositiveInfinity, r.TestKl);
+            Assert.Equal(double.NegativeInfinity, r.TestLoss);
+            Assert.Equal(3.5, r.TrainLoss);
+        }
+        finally { File.Delete(path); }
+    }
+
     [Fact]
     public void ModelFile_RejectsForeignTruncatedAndMismatchedFiles()
     {
