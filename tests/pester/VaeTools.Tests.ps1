@@ -152,6 +152,30 @@ Describe 'The toolkit without MNIST' {
         $dims | Format-Table | Out-String | Should -Match 'MeanVariance'
     }
 
+    It 'exports and imports a model trained with the IWAE bound (its history holds no KL)' {
+        $vae | Export-Vae -Path iwae.safetensors
+        $back = Import-Vae iwae.safetensors
+        $back.History.Count | Should -Be $vae.History.Count
+        $back.History[-1].TrainLoss | Should -Be $vae.History[-1].TrainLoss
+    }
+
+    It 'splits one toy draw 70/30 with -Subset Train and Test' {
+        $all = Get-VaeToyData -Count 1000 -Rotated -Seed 4
+        $train = Get-VaeToyData -Count 1000 -Rotated -Seed 4 -Subset Train
+        $test = Get-VaeToyData -Count 1000 -Rotated -Seed 4 -Subset Test
+        $train.Count | Should -Be 700
+        $test.Count | Should -Be 300
+        $test.Data[0, 1] | Should -Be $all.Data[700, 1]
+        { Get-VaeToyData -Subset Validation } | Should -Throw -ErrorId 'ParameterArgumentValidationError,VaeTools.PowerShell.Commands.GetVaeToyDataCommand'
+    }
+
+    It 'does not count a unit as active below -KlThreshold nats' {
+        $dims = @($vae | Measure-VaeLatent -Data $toy -Threshold 0 -KlThreshold 1e6)
+        $dims.Active | Should -Not -Contain $true
+        $dims[0].KlThreshold | Should -Be 1e6
+        @($vae | Measure-VaeLatent -Data $toy -Threshold 0 -KlThreshold 0 | Where-Object Active).Count | Should -Be 2
+    }
+
     It 'adds the log-likelihood with -ImportanceSamples' {
         $m = $vae | Measure-ReconstructionError -Data $toy -ImportanceSamples 20
         $m.LogLikelihood | Should -Not -BeNullOrEmpty

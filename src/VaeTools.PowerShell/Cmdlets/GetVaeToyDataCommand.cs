@@ -19,10 +19,15 @@ public sealed class GetVaeToyDataCommand : VaeCmdlet
     [Parameter]
     public ulong Seed { get; set; }
 
+    [Parameter]
+    [ValidateSet("All", "Train", "Test")]
+    public string Subset { get; set; } = "All";
+
     protected override void ProcessRecord() => Run(() => ToyDataLogic.Process(this, new ToyDataParameters
     {
         Count = Count,
         Rotated = Rotated,
         Seed = IsBound(nameof(Seed)) ? Seed : null,
+        Subset = Subset,
     }));
 }

@@ -21,8 +21,12 @@ public sealed class MeasureVaeLatentCommand : VaeCmdlet
     public double Threshold { get; set; } = 0.01;
 
     [Parameter]
+    [ValidateRange(0.0, 1000000.0)]
+    public double KlThreshold { get; set; } = 0.1;
+
+    [Parameter]
     public ulong Seed { get; set; }
 
     protected override void ProcessRecord() => Run(() =>
-        new LatentLogic(new LatentParameters { Threshold = Threshold, Seed = IsBound(nameof(Seed)) ? Seed : null }).Process(this, Model, Data, StopToken));
+        new LatentLogic(new LatentParameters { Threshold = Threshold, KlThreshold = KlThreshold, Seed = IsBound(nameof(Seed)) ? Seed : null }).Process(this, Model, Data, StopToken));
 }

@@ -10,6 +10,8 @@ public sealed class LatentParameters
 {
     /// <summary>A unit is active when the variance over images of its posterior mean exceeds this (Burda et al.: 0.01).</summary>
     public double Threshold { get; set; } = LatentAnalysis.ActiveThreshold;
+    /// <summary>... and it carries at least this many nats (0: the variance rule alone).</summary>
+    public double KlThreshold { get; set; } = LatentAnalysis.ActiveKlThreshold;
     /// <summary>Seed for Bernoulli-sampled data; null: a fresh seed.</summary>
     public ulong? Seed { get; set; }
     /// <summary>Images encoded per step (progress and Ctrl+C are checked between steps).</summary>
@@ -18,7 +20,7 @@ public sealed class LatentParameters
 
 /// <summary>
 /// Measure-VaeLatent: encodes the data in chunks and emits one <see cref="LatentDimension"/> per latent dimension
-/// (<see cref="LatentAnalysis.Usage(LatentEncoding, double)"/>): its mean KL to N(0, 1), the variance of its
+/// (<see cref="LatentAnalysis.Usage(LatentEncoding, double, double)"/>): its mean KL to N(0, 1), the variance of its
 /// posterior mean over the images, and whether it is active. Ctrl+C emits nothing.
 /// </summary>
 public sealed class LatentLogic
@@ -70,16 +72,17 @@ public sealed class LatentLogic
         }
         finally { sink.WriteProgress(new ProgressReport(1, activity, "Done", 100, Completed: true)); }
 
-        var usage = LatentAnalysis.Usage(new LatentEncoding(mean, logVar), _p.Threshold);
-        sink.WriteVerbose(FormattableString.Invariant($"{usage.ActiveUnits} of {p} latent dimensions are active (posterior-mean variance > {_p.Threshold}); total KL {usage.TotalKl:0.###} nats."));
+        var usage = LatentAnalysis.Usage(new LatentEncoding(mean, logVar), _p.Threshold, _p.KlThreshold);
+        sink.WriteVerbose(FormattableString.Invariant($"{usage.ActiveUnits} of {p} latent dimensions are active (posterior-mean variance > {_p.Threshold} and KL >= {_p.KlThreshold} nats); total KL {usage.TotalKl:0.###} nats."));
         for (int d = 0; d < p; d++)
             sink.WriteObject(new LatentDimension
             {
                 Dimension = d + 1,
                 Kl = usage.KlPerDimension[d],
                 MeanVariance = usage.MeanVariance[d],
-                Active = usage.MeanVariance[d] > _p.Threshold,
+                Active = usage.IsActive(d),
                 Threshold = _p.Threshold,
+                KlThreshold = _p.KlThreshold,
             });
     }
 }

@@ -14,9 +14,12 @@ public sealed record LatentDimension
     /// <summary>Variance over images of the posterior mean mu_d(x).</summary>
     public double MeanVariance { get; init; }
 
-    /// <summary>Whether <see cref="MeanVariance"/> exceeds <see cref="Threshold"/> (an active unit).</summary>
+    /// <summary>Whether the unit is active: <see cref="MeanVariance"/> exceeds <see cref="Threshold"/> and <see cref="Kl"/> is at least <see cref="KlThreshold"/>.</summary>
     public bool Active { get; init; }
 
-    /// <summary>The activity threshold used (default 0.01).</summary>
+    /// <summary>The activity threshold on the posterior-mean variance (default 0.01).</summary>
     public double Threshold { get; init; }
+
+    /// <summary>The least KL of an active unit, in nats (default 0.1).</summary>
+    public double KlThreshold { get; init; }
 }

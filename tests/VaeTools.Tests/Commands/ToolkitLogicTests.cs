@@ -129,10 +129,37 @@ public sealed class ToolkitLogicTests : IDisposable
         Assert.Equal(9, m.Vx, 0.4); Assert.Equal(1, m.Vy, 0.05); Assert.Equal(0, m.Cxy, 0.15);
         Assert.Equal(2, m.Mx, 0.1); Assert.Equal(3, m.My, 0.05);
         // Rotated by 45 degrees: R diag(9, 1) R^T = [[5, 4], [4, 5]].
+        // Only the covariance is rotated (the homework's set): the mean stays [2, 3].
         var r = Moments(Toy(20000, true, 3));
         Assert.Equal(5, r.Vx, 0.3); Assert.Equal(5, r.Vy, 0.3); Assert.Equal(4, r.Cxy, 0.3);
+        Assert.Equal(2, r.Mx, 0.1); Assert.Equal(3, r.My, 0.1);
         Assert.Equal(Toy(10, true, 9).Data.ToArray(), Toy(10, true, 9).Data.ToArray());
         Assert.NotEqual(Toy(10, true, 9).Data.ToArray(), Toy(10, true, 10).Data.ToArray());
+    }
+
+    [Fact]
+    public void Toy_data_splits_70_30_into_disjoint_parts_of_the_same_draw()
+    {
+        TensorDataset Part(string subset, int count = 1001)
+        {
+            var sink = new RecordingSink();
+            ToyDataLogic.Process(sink, new ToyDataParameters { Count = count, Rotated = true, Seed = 5, Subset = subset });
+            Assert.Empty(sink.Errors);
+            return sink.Single<TensorDataset>();
+        }
+        var all = Part("All").Data.ToArray();
+        var train = Part("Train");
+        var test = Part("test"); // as PowerShell's ValidateSet, case does not matter
+        Assert.Equal((701, 300), (train.Count, test.Count)); // round(0.7 * 1001) = 701
+        Assert.Equal(all, train.Data.ToArray().Concat(test.Data.ToArray()));
+        Assert.Contains("training 70%", train.Description);
+        Assert.Contains("test 30%", test.Description);
+
+        var tiny = new RecordingSink();
+        ToyDataLogic.Process(tiny, new ToyDataParameters { Count = 1, Seed = 5, Subset = "Test" });
+        var error = Assert.Single(tiny.Errors);
+        Assert.Equal(ErrorKind.InvalidArgument, error.Category);
+        Assert.Contains("no test points", error.Message);
     }
 
     [Fact]
@@ -408,7 +435,7 @@ public sealed class ToolkitLogicTests : IDisposable
     {
         var model = new VaeModel(Config with { LatentDim = 4 });
         var sink = new RecordingSink();
-        new LatentLogic(new LatentParameters { ChunkSize = 7, Threshold = 1e-4 }).Process(sink, model, Data, CancellationToken.None);
+        new LatentLogic(new LatentParameters { ChunkSize = 7, Threshold = 1e-4, KlThreshold = 0.02 }).Process(sink, model, Data, CancellationToken.None);
         var dims = sink.Output.Cast<LatentDimension>().ToList();
         Assert.Equal(new[] { 1, 2, 3, 4 }, dims.Select(d => d.Dimension));
         // Independent float64 computation from the encoder's output.
@@ -425,8 +452,9 @@ public sealed class ToolkitLogicTests : IDisposable
             double variance = m2 / 30 - (m / 30) * (m / 30);
             Assert.Equal(kl / 30, dims[d].Kl, 5);
             Assert.Equal(variance, dims[d].MeanVariance, 6);
-            Assert.Equal(variance > 1e-4, dims[d].Active);
+            Assert.Equal(variance > 1e-4 && kl / 30 >= 0.02, dims[d].Active);
             Assert.Equal(1e-4, dims[d].Threshold);
+            Assert.Equal(0.02, dims[d].KlThreshold);
         }
         Assert.Equal(5, sink.Progress.Count(p => !p.Completed)); // 30 images in chunks of 7
         Assert.Contains(sink.Verbose, v => v.Contains("of 4 latent dimensions are active"));

@@ -50,6 +50,36 @@ public class LatentAnalysisTests
     }
 
     [Fact]
+    public void A_unit_whose_mean_varies_but_carries_almost_no_information_is_not_active()
+    {
+        // A unit still collapsing: means with sd 0.11 (variance 0.012, above the 0.01 threshold) and posterior
+        // variance 0.99, so KL = 1/2 (0.99 + mu^2 - 1 - log 0.99) = about 0.006 nats. Beside it a used unit: means
+        // N(0, 0.9^2), posterior variance 0.1 (KL about 1.0 nats).
+        const int n = 4000;
+        var random = new RandomSource(11);
+        var mean = new Tensor(n, 2);
+        var logVar = new Tensor(n, 2);
+        for (int i = 0; i < n; i++)
+        {
+            mean[i, 0] = 0.11f * (float)random.NextGaussian();
+            logVar[i, 0] = MathF.Log(0.99f);
+            mean[i, 1] = 0.9f * (float)random.NextGaussian();
+            logVar[i, 1] = MathF.Log(0.1f);
+        }
+        var usage = LatentAnalysis.Usage(new LatentEncoding(mean, logVar));
+        Assert.InRange(usage.MeanVariance[0], 0.0105, 0.0140);
+        Assert.InRange(usage.KlPerDimension[0], 0.004, 0.009);
+        Assert.InRange(usage.KlPerDimension[1], 0.9, 1.2);
+        Assert.False(usage.IsActive(0));
+        Assert.True(usage.IsActive(1));
+        Assert.Equal(1, usage.ActiveUnits);
+        // With no KL floor the spec's variance rule alone counts both.
+        var varianceOnly = LatentAnalysis.Usage(new LatentEncoding(mean, logVar), klThreshold: 0);
+        Assert.True(varianceOnly.IsActive(0));
+        Assert.Equal(2, varianceOnly.ActiveUnits);
+    }
+
+    [Fact]
     public void Usage_of_a_model_is_the_usage_of_its_encodings()
     {
         var model = new VaeModel(new VaeConfig { InputDim = 10, HiddenDims = new[] { 8 }, LatentDim = 3, Seed = 4 });
