@@ -16,6 +16,7 @@
         'Invoke-VaeTraining'
         'Get-VaeEncoding'
         'New-VaeSample'
+        'New-PpcaModel'
         'Measure-ReconstructionError'
         'Export-Vae'
         'Import-Vae'

@@ -44,15 +44,15 @@ AfterAll {
 }
 
 Describe 'The module' {
-    It 'exports the eleven cmdlets of the manifest' {
+    It 'exports the twelve cmdlets of the manifest' {
         $names = (Get-Command -Module VaeTools).Name | Sort-Object
         $names | Should -Be @('Export-Vae', 'Export-VaePlot', 'Get-MnistData', 'Get-VaeEncoding', 'Get-VaeToyData', 'Import-Vae',
-            'Invoke-VaeTraining', 'Measure-ReconstructionError', 'Measure-VaeLatent', 'New-Vae', 'New-VaeSample')
+            'Invoke-VaeTraining', 'Measure-ReconstructionError', 'Measure-VaeLatent', 'New-PpcaModel', 'New-Vae', 'New-VaeSample')
     }
 
     It 'has offline help with at least two examples for <_>' -ForEach @('Get-MnistData', 'New-Vae', 'Invoke-VaeTraining',
         'Get-VaeEncoding', 'New-VaeSample', 'Measure-ReconstructionError', 'Export-Vae', 'Import-Vae', 'Get-VaeToyData',
-        'Measure-VaeLatent', 'Export-VaePlot') {
+        'Measure-VaeLatent', 'Export-VaePlot', 'New-PpcaModel') {
         $help = Get-Help $_ -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
         @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2
@@ -210,6 +210,56 @@ Describe 'The toolkit without MNIST' {
         $decoderOnly | Measure-VaeLatent -Data $toy -ErrorVariable problems -ErrorAction SilentlyContinue
         $problems[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
         $problems[0].Exception.Message | Should -Match 'no encoder'
+    }
+}
+
+Describe 'PPCA and the mean-image baseline' -Skip:(-not $haveData) {
+    BeforeAll {
+        $train = Get-MnistData -Subset Train -Count 5000 -NoDownload
+        $test = Get-MnistData -Subset Test -Count 1000 -NoDownload
+        $ppca = $train | New-PpcaModel -LatentDim 2 -Seed 3
+    }
+
+    It 'fits PPCA as a model with no hidden layers and a shared-variance Gaussian decoder' {
+        $ppca | Should -BeOfType ([VaeTools.Model.VaeModel])
+        $ppca.Config.HiddenDims.Count | Should -Be 0
+        $ppca.Config.Likelihood | Should -Be 'GaussianSharedVariance'
+        $ppca.Config.LatentDim | Should -Be 2
+        $verbose = $train | New-PpcaModel -LatentDim 2 -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+        "$verbose" | Should -Match 'noise variance sigma\^2 = '
+    }
+
+    It 'reports its exact log-likelihood without importance samples, which its ELBO matches (the posterior is exact)' {
+        $m = $ppca | Measure-ReconstructionError -Data $test
+        [math]::Abs($m.Elbo - $m.LogLikelihood) | Should -BeLessThan 0.5
+        $m.ImportanceSamples | Should -BeNullOrEmpty
+        $m.LogLikelihoodStandardError | Should -BeGreaterThan 0
+    }
+
+    It 'beats the mean-image baseline, measured with -MeanImageOf from the pipeline too' {
+        $mean = $test | Measure-ReconstructionError -MeanImageOf $train
+        $mean | Should -BeOfType ([VaeTools.Analysis.ReconstructionMetrics])
+        $fit = $ppca | Measure-ReconstructionError -Data $test
+        $fit.MeanSquaredError | Should -BeLessThan ($mean.MeanSquaredError - 5)
+        $fit.LogLikelihood | Should -BeGreaterThan $mean.LogLikelihood
+        @(Measure-ReconstructionError -Data $test -MeanImageOf $train -ByClass).Count | Should -Be 10
+    }
+
+    It 'encodes, samples, exports and imports like any model' {
+        $codes = @($test | Get-VaeEncoding -Model $ppca)
+        $codes.Count | Should -Be 1000
+        @($ppca | New-VaeSample -Count 4).Count | Should -Be 4
+        $ppca | Export-Vae -Path ppca.safetensors
+        (Import-Vae ppca.safetensors | Measure-ReconstructionError -Data $test).LogLikelihood |
+            Should -Be ($ppca | Measure-ReconstructionError -Data $test).LogLikelihood
+    }
+
+    It 'refuses a latent size that leaves no noise, naming the limit' {
+        $toy = Get-VaeToyData -Count 50 -Seed 1
+        $toy | New-PpcaModel -LatentDim 2 -ErrorVariable problems -ErrorAction SilentlyContinue
+        $problems[0].FullyQualifiedErrorId | Should -Be 'LatentDimTooLarge,VaeTools.PowerShell.Commands.NewPpcaModelCommand'
+        $problems[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $problems[0].Exception.Message | Should -Match 'at most 1'
     }
 }
 

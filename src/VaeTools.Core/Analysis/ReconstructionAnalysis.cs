@@ -32,7 +32,7 @@ public sealed record ReconstructionMetrics
     /// <summary>Mean ELBO = log p(x | z) - KL with one z ~ q(z|x) per image (beta = 1); higher is better.</summary>
     public double Elbo { get; init; }
 
-    /// <summary>Mean importance-sampled log p(x) (the bound L_K, <see cref="LikelihoodEstimator"/>) in nats; null unless requested.</summary>
+    /// <summary>Mean importance-sampled log p(x) (the bound L_K, <see cref="LikelihoodEstimator"/>) in nats; null unless requested. Exact (and always given) for linear-Gaussian models such as PPCA fits, with <see cref="ImportanceSamples"/> null.</summary>
     public double? LogLikelihood { get; init; }
 
     /// <summary>Standard error of <see cref="LogLikelihood"/> over images; null unless requested.</summary>

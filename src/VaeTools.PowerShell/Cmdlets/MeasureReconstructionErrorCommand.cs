@@ -10,15 +10,21 @@ namespace VaeTools.PowerShell.Commands;
 /// Measure-ReconstructionError: squared error, cross-entropy, KL and ELBO of a model on data (or per class) and, with
 /// -ImportanceSamples K, the importance-sampled log-likelihood with its standard error.
 /// </summary>
-[Cmdlet(VerbsDiagnostic.Measure, "ReconstructionError")]
+[Cmdlet(VerbsDiagnostic.Measure, "ReconstructionError", DefaultParameterSetName = ModelSet)]
 [OutputType(typeof(ReconstructionMetrics))]
 public sealed class MeasureReconstructionErrorCommand : VaeCmdlet
 {
-    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    private const string ModelSet = "Model", MeanImageSet = "MeanImage";
+
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ModelSet)]
     public VaeModel? Model { get; set; }
 
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
     public IDataset? Data { get; set; }
+
+    /// <summary>The baseline instead of a model: every image predicted by this data set's mean image.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = MeanImageSet)]
+    public IDataset? MeanImageOf { get; set; }
 
     [Parameter]
     public SwitchParameter ByClass { get; set; }
@@ -26,7 +32,7 @@ public sealed class MeasureReconstructionErrorCommand : VaeCmdlet
     [Parameter]
     public ulong Seed { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = ModelSet)]
     [ValidateRange(1, 5000)]
     public int? ImportanceSamples { get; set; }
 
@@ -36,5 +42,6 @@ public sealed class MeasureReconstructionErrorCommand : VaeCmdlet
             ByClass = ByClass,
             Seed = Seed,
             ImportanceSamples = ImportanceSamples,
+            MeanImageOf = MeanImageOf,
         }).Process(this, Model, Data, StopToken));
 }

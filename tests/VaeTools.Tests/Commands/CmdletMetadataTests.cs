@@ -29,7 +29,7 @@ public class CmdletMetadataTests
     private static readonly string[] ExpectedCmdlets =
     {
         "Export-Vae", "Export-VaePlot", "Get-MnistData", "Get-VaeEncoding", "Get-VaeToyData", "Import-Vae", "Invoke-VaeTraining",
-        "Measure-ReconstructionError", "Measure-VaeLatent", "New-Vae", "New-VaeSample",
+        "Measure-ReconstructionError", "Measure-VaeLatent", "New-PpcaModel", "New-Vae", "New-VaeSample",
     };
 
     [Fact]
@@ -63,6 +63,7 @@ public class CmdletMetadataTests
             .Select(a => (Type)a.Value!).ToArray();
         Assert.Equal(new[] { typeof(MnistDataset), typeof(PowerShell.ImageRecord) }, OutputTypes("Get-MnistData"));
         Assert.Equal(new[] { typeof(VaeModel) }, OutputTypes("New-Vae"));
+        Assert.Equal(new[] { typeof(VaeModel) }, OutputTypes("New-PpcaModel"));
         Assert.Equal(new[] { typeof(VaeModel) }, OutputTypes("Invoke-VaeTraining"));
         Assert.Equal(new[] { typeof(VaeModel) }, OutputTypes("Import-Vae"));
         Assert.Equal(new[] { typeof(PowerShell.LatentCode), typeof(Tensor) }, OutputTypes("Get-VaeEncoding"));
@@ -84,7 +85,9 @@ public class CmdletMetadataTests
     [InlineData("Get-VaeEncoding", "Data", true, true, "Data")]
     [InlineData("Get-VaeEncoding", "Image", true, true, "Image")]
     [InlineData("New-VaeSample", "Model", true, true, null)]
-    [InlineData("Measure-ReconstructionError", "Model", true, true, null)]
+    [InlineData("Measure-ReconstructionError", "Model", true, true, "Model")]
+    [InlineData("Measure-ReconstructionError", "MeanImageOf", true, false, "MeanImage")]
+    [InlineData("New-PpcaModel", "Data", true, true, null)]
     [InlineData("Measure-ReconstructionError", "Data", true, true, null)]
     [InlineData("Export-Vae", "Model", true, true, null)]
     [InlineData("Export-Vae", "Path", true, false, null)]
@@ -121,7 +124,7 @@ public class CmdletMetadataTests
         {
             "Export-Vae -Model", "Export-VaePlot -Model", "Get-VaeEncoding -Data", "Get-VaeEncoding -Image", "Import-Vae -Path",
             "Invoke-VaeTraining -Data", "Invoke-VaeTraining -Model", "Measure-ReconstructionError -Data",
-            "Measure-ReconstructionError -Model", "Measure-VaeLatent -Data", "Measure-VaeLatent -Model", "New-Vae -Data",
+            "Measure-ReconstructionError -Model", "Measure-VaeLatent -Data", "Measure-VaeLatent -Model", "New-PpcaModel -Data", "New-Vae -Data",
             "New-VaeSample -Model",
         }, fromPipeline);
     }
