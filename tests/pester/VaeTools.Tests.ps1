@@ -312,6 +312,42 @@ Describe 'The quick-start pipelines' -Skip:(-not $haveData) {
         Test-Path none.png | Should -BeFalse
     }
 
+    It 'shows decoder means by default and drawn pixels with -SamplePixels' {
+        $means = @($vae | New-VaeSample -Count 5 -Seed 2)
+        $means[0].Pixels | Where-Object { $_ -gt 0 -and $_ -lt 1 } | Should -Not -BeNullOrEmpty
+        $pixels = @($vae | New-VaeSample -Count 5 -Seed 2 -SamplePixels)
+        $pixels.Pixels | Where-Object { $_ -ne 0 -and $_ -ne 1 } | Should -BeNullOrEmpty
+        { $vae | New-VaeSample -SamplePixels -MeanImage -ErrorAction Stop } | Should -Throw -ErrorId 'AmbiguousPixels,VaeTools.PowerShell.Commands.NewVaeSampleCommand'
+    }
+
+    It 'writes the same samples picture from New-VaeSample -OutFile and Export-VaePlot Samples' {
+        $vae | New-VaeSample -Count 30 -Seed 4 -OutFile a.png
+        $vae | Export-VaePlot Samples b.png -Count 30 -Seed 4
+        (Get-FileHash a.png).Hash | Should -Be (Get-FileHash b.png).Hash
+    }
+
+    It 'draws posterior samples of piped-in images, each row led by its image' {
+        $few = Get-MnistData -Subset Test -Count 3 -NoDownload
+        $samples = @($vae | New-VaeSample -PosteriorOf $few -Count 4 -Seed 1)
+        $samples.Count | Should -Be 12
+        ($samples | Group-Object Index).Count | Should -Be 3
+        $samples[0].Label | Should -Be 7 # the first test digit
+        $vae | New-VaeSample -PosteriorOf $few -OutFile posterior.png
+        Test-Path posterior.png | Should -BeTrue
+    }
+
+    It 'draws a grid of data images piped in, with no model' {
+        Get-MnistData -Subset Test -Count 20 -NoDownload | Export-VaePlot Data digits.png -Columns 5 -PassThru |
+            Should -BeOfType ([System.IO.FileInfo])
+        { Export-VaePlot Samples x.png -ErrorAction Stop } | Should -Throw -ErrorId 'MissingModel,VaeTools.PowerShell.Commands.ExportVaePlotCommand'
+    }
+
+    It 'draws train and test encodings side by side' {
+        $vae | Export-VaePlot Latent both.svg -Data $test -TrainData $train
+        $svg = [xml](Get-Content both.svg -Raw)
+        @($svg.SelectNodes('//*[local-name()="g" and @class="panel"]')).Count | Should -Be 2
+    }
+
     It 'exports, imports and trains further' {
         $vae | Export-Vae -Path mnist.safetensors
         $more = Import-Vae mnist.safetensors | Invoke-VaeTraining -Data $train -Epochs 1 -BatchSize 100

@@ -250,3 +250,31 @@ internal sealed class RasterSurface : IPlotSurface
     public void BeginGroup(string cssClass) { }
     public void EndGroup() { }
 }
+
+/// <summary>A rectangle of another surface, drawn into with its own origin and size (one panel of a multi-panel figure).</summary>
+internal sealed class PanelSurface(IPlotSurface inner, double left, double top, int width, int height) : IPlotSurface
+{
+    public int Width { get; } = width;
+    public int Height { get; } = height;
+
+    public double TextWidth(string text, FontRole role) => inner.TextWidth(text, role);
+    public double TextHeight(FontRole role) => inner.TextHeight(role);
+
+    public void Rect(double x, double y, double width, double height, Rgb fill, double opacity = 1, Rgb? stroke = null, string? cssClass = null) =>
+        inner.Rect(x + left, y + top, width, height, fill, opacity, stroke, cssClass);
+
+    public void Line(double x1, double y1, double x2, double y2, Rgb color, double width, string? cssClass = null) =>
+        inner.Line(x1 + left, y1 + top, x2 + left, y2 + top, color, width, cssClass);
+
+    public void Polyline(IReadOnlyList<(double X, double Y)> points, Rgb color, double width, string? cssClass = null) =>
+        inner.Polyline(points.Select(p => (p.X + left, p.Y + top)).ToList(), color, width, cssClass);
+
+    public void Circle(double cx, double cy, double r, Rgb fill, double opacity = 1, string? cssClass = null) =>
+        inner.Circle(cx + left, cy + top, r, fill, opacity, cssClass);
+
+    public void Text(double x, double yMiddle, string text, FontRole role, TextAnchor anchor, Rgb color, bool vertical = false, string? cssClass = null) =>
+        inner.Text(x + left, yMiddle + top, text, role, anchor, color, vertical, cssClass);
+
+    public void BeginGroup(string cssClass) => inner.BeginGroup(cssClass);
+    public void EndGroup() => inner.EndGroup();
+}

@@ -14,18 +14,24 @@ namespace VaeTools.PowerShell.Commands;
 public sealed class ExportVaePlotCommand : VaeCmdlet
 {
     [Parameter(Mandatory = true, Position = 0)]
-    [ValidateSet("Latent", "LearningCurve", "ReconstructionError", "Reconstruction", "Samples")]
+    [ValidateSet("Latent", "LearningCurve", "ReconstructionError", "Reconstruction", "Samples", "Data")]
     public string Kind { get; set; } = "Latent";
 
     [Parameter(Mandatory = true, Position = 1)]
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
-    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [Parameter(ValueFromPipeline = true)]
     public VaeModel? Model { get; set; }
 
-    [Parameter]
+    [Parameter(ValueFromPipeline = true)]
     public IDataset? Data { get; set; }
+
+    [Parameter]
+    public IDataset? TrainData { get; set; }
+
+    [Parameter]
+    public SwitchParameter SamplePixels { get; set; }
 
     [Parameter]
     [ValidateRange(1, 10000000)]
@@ -65,6 +71,8 @@ public sealed class ExportVaePlotCommand : VaeCmdlet
         Kind = Kind,
         Path = ResolvePath(Path),
         Data = Data,
+        TrainData = TrainData,
+        SamplePixels = SamplePixels,
         Count = Count,
         Columns = Columns,
         Temperature = Temperature,

@@ -14,12 +14,16 @@ namespace VaeTools.PowerShell.Commands;
 [OutputType(typeof(ImageRecord), typeof(Tensor))]
 public sealed class NewVaeSampleCommand : VaeCmdlet
 {
-    private const string PriorSet = "Prior", GridSet = "Grid", InterpolationSet = "Interpolation";
+    /// <summary>Posterior samples per image when -Count is not given.</summary>
+    public const int DefaultPosteriorSamples = 10;
+
+    private const string PriorSet = "Prior", GridSet = "Grid", InterpolationSet = "Interpolation", PosteriorSet = "Posterior";
 
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
     public VaeModel? Model { get; set; }
 
     [Parameter(Position = 0, ParameterSetName = PriorSet)]
+    [Parameter(Position = 0, ParameterSetName = PosteriorSet)]
     [ValidateRange(1, 1000000)]
     public int Count { get; set; } = 64;
 
@@ -28,7 +32,15 @@ public sealed class NewVaeSampleCommand : VaeCmdlet
     public double Temperature { get; set; } = 1.0;
 
     [Parameter(ParameterSetName = PriorSet)]
+    [Parameter(ParameterSetName = PosteriorSet)]
     public SwitchParameter MeanImage { get; set; }
+
+    [Parameter(ParameterSetName = PriorSet)]
+    [Parameter(ParameterSetName = PosteriorSet)]
+    public SwitchParameter SamplePixels { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = PosteriorSet)]
+    public IDataset? PosteriorOf { get; set; }
 
     [Parameter(Mandatory = true, ParameterSetName = GridSet)]
     [ValidateRange(2, 200)]
@@ -74,10 +86,12 @@ public sealed class NewVaeSampleCommand : VaeCmdlet
 
     protected override void ProcessRecord() => Run(() => new SampleLogic(new SampleParameters
     {
-        Count = Count,
+        Count = ParameterSetName == PosteriorSet && !IsBound(nameof(Count)) ? DefaultPosteriorSamples : Count,
         Temperature = Temperature,
         Seed = IsBound(nameof(Seed)) ? Seed : null,
         MeanImage = MeanImage,
+        SamplePixels = SamplePixels,
+        PosteriorOf = PosteriorOf,
         AsTensor = AsTensor,
         OutFile = OutFile is null ? null : ResolvePath(OutFile),
         Columns = IsBound(nameof(Columns)) ? Columns : null,

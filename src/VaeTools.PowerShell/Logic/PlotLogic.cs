@@ -10,7 +10,7 @@ namespace VaeTools.PowerShell.Logic;
 /// <summary>What Export-VaePlot draws.</summary>
 public enum PlotKind
 {
-    /// <summary>Latent means of -Data as a scatter plot coloured by label (z1, z2).</summary>
+    /// <summary>Latent means of -Data as a scatter plot coloured by label (z1, z2); with -TrainData, train and test side by side.</summary>
     Latent,
     /// <summary>Training and validation loss per epoch from the model's history.</summary>
     LearningCurve,
@@ -18,8 +18,10 @@ public enum PlotKind
     ReconstructionError,
     /// <summary>Images of -Data above their reconstructions.</summary>
     Reconstruction,
-    /// <summary>Decoder means of prior samples, tiled.</summary>
+    /// <summary>Decoder means of prior samples (pixels drawn from p(x | z) with -SamplePixels), tiled as New-VaeSample -OutFile tiles them.</summary>
     Samples,
+    /// <summary>The images of -Data themselves, tiled (no model needed).</summary>
+    Data,
 }
 
 /// <summary>Parameters of Export-VaePlot.</summary>
@@ -29,6 +31,10 @@ public sealed class PlotParameters
     /// <summary>Resolved file-system path; its extension (.svg or .png) chooses the format.</summary>
     public string Path { get; set; } = "";
     public IDataset? Data { get; set; }
+    /// <summary>Latent: the training images, drawn in a panel left of -Data's.</summary>
+    public IDataset? TrainData { get; set; }
+    /// <summary>Samples: draw the pixels from p(x | z) instead of showing the decoder's mean.</summary>
+    public bool SamplePixels { get; set; }
     /// <summary>Latent: at most this many points (the first rows); Reconstruction: pairs (default 20); Samples: images (default 100).</summary>
     public int? Count { get; set; }
     /// <summary>Tiles per row of Reconstruction and Samples pictures (default 10).</summary>
@@ -51,7 +57,7 @@ public sealed class PlotParameters
 /// </summary>
 public sealed class PlotLogic
 {
-    public const int DefaultReconstructions = 20, DefaultSamples = 100;
+    public const int DefaultReconstructions = 20, DefaultSamples = 100, DefaultDataImages = 100;
 
     private readonly PlotParameters _p;
 
@@ -67,7 +73,7 @@ public sealed class PlotLogic
             if (_p.NoClobber && File.Exists(_p.Path))
                 throw Fail("PlotFileExists", ErrorKind.ResourceExists, _p.Path,
                     new IOException($"'{_p.Path}' already exists and -NoClobber was given. Remove -NoClobber to overwrite it."));
-            if (!sink.ShouldProcess(_p.Path, $"Write a {kind} plot of {model} as {(svg ? "SVG" : "PNG")}")) return;
+            if (!sink.ShouldProcess(_p.Path, $"Write a {kind} plot of {(kind == PlotKind.Data ? _p.Data!.Description : model)} as {(svg ? "SVG" : "PNG")}")) return;
 
             var random = new RandomSource(_p.Seed ?? (ulong)Random.Shared.NextInt64());
             Action<Stream>? write = kind switch
@@ -76,6 +82,7 @@ public sealed class PlotLogic
                 PlotKind.LearningCurve => Figure(LearningCurve(model!), svg),
                 PlotKind.ReconstructionError => ReconstructionError(sink, model!, random, cancellation) is { } f ? Figure(f, svg) : null,
                 PlotKind.Reconstruction => Picture(ReconstructionPicture(model!, random), svg),
+                PlotKind.Data => Picture(DataPicture(random), svg),
                 _ => Picture(SamplesPicture(model!, random), svg),
             };
             if (write is null) return; // stopped
@@ -105,8 +112,24 @@ public sealed class PlotLogic
     /// <summary>What each kind needs: data, an encoder, a history, a latent space of at least 2 dimensions.</summary>
     private void Check(PlotKind kind, VaeModel? model)
     {
+        if (kind == PlotKind.Data)
+        {
+            if (_p.Data is null)
+                throw Fail("MissingData", ErrorKind.InvalidArgument, null,
+                    new ArgumentException("-Kind Data draws the images of -Data (or of the data set piped in); none was given.", "Data"));
+            if (_p.Data.Count == 0)
+                throw Fail("EmptyData", ErrorKind.InvalidArgument, _p.Data, new ArgumentException($"{_p.Data.Description} has no images to draw.", "Data"));
+            return;
+        }
         if (model is null)
-            throw Fail("MissingModel", ErrorKind.InvalidArgument, null, new ArgumentException("-Model is required.", "Model"));
+            throw Fail("MissingModel", ErrorKind.InvalidArgument, _p.Data,
+                new ArgumentException($"-Kind {kind} draws a model: give -Model or pipe one in (only -Kind Data draws data alone).", "Model"));
+        if (_p.TrainData is not null && kind != PlotKind.Latent)
+            throw Fail("TrainDataNotUsed", ErrorKind.InvalidArgument, _p.TrainData,
+                new ArgumentException($"-TrainData is for -Kind Latent (train and test side by side); -Kind {kind} does not use it.", "TrainData"));
+        if (_p.TrainData is { } train && train.Features != model.Config.InputDim)
+            throw Fail("WidthMismatch", ErrorKind.InvalidArgument, train,
+                new ShapeMismatchException($"The -TrainData ({train.Description}) has images of {train.Features} values, but the model ({model.Config}) takes {model.Config.InputDim}."));
         bool needsData = kind is PlotKind.Latent or PlotKind.ReconstructionError or PlotKind.Reconstruction;
         if (needsData && _p.Data is null)
             throw Fail("MissingData", ErrorKind.InvalidArgument, model,
@@ -136,9 +159,22 @@ public sealed class PlotLogic
 
     private Figure Latent(ICommandSink sink, VaeModel model, RandomSource random)
     {
-        var data = _p.Data!;
         if (model.Config.LatentDim > 2)
             sink.WriteWarning($"The model has {model.Config.LatentDim} latent dimensions; the plot shows the first two (z1, z2).");
+        var test = Means(model, _p.Data!, random);
+        if (_p.TrainData is null)
+            return LatentScatterPlot.Create(test.X, test.Y, test.Labels, Options($"Latent means of {test.X.Length} images", "z1", "z2"));
+        var train = Means(model, _p.TrainData, random);
+        return LatentScatterPlot.CreatePanels(new[]
+        {
+            new ScatterPanel($"Train ({train.X.Length})", train.X, train.Y, train.Labels),
+            new ScatterPanel($"Test ({test.X.Length})", test.X, test.Y, test.Labels),
+        }, Options("Latent means", "z1", "z2"));
+    }
+
+    /// <summary>(z1, z2) of the posterior means of the first -Count images of <paramref name="data"/>, and their labels (none when any is missing).</summary>
+    private (float[] X, float[] Y, int[] Labels) Means(VaeModel model, IDataset data, RandomSource random)
+    {
         IDataset shown = _p.Count is int c && c < data.Count ? RowSubset.Range(data, 0, c) : data;
         var mean = model.Encode(shown, random: random).Mean; // [N x P]
         var x = new float[mean.Rows];
@@ -152,7 +188,7 @@ public sealed class PlotLogic
             labels[i] = shown.GetLabel(i);
             labelled &= labels[i] >= 0;
         }
-        return LatentScatterPlot.Create(x, y, labelled ? labels : Array.Empty<int>(), Options($"Latent means of {shown.Count} images", "z1", "z2"));
+        return (x, y, labelled ? labels : Array.Empty<int>());
     }
 
     private Figure LearningCurve(VaeModel model)
@@ -203,8 +239,19 @@ public sealed class PlotLogic
 
     private PixelImage SamplesPicture(VaeModel model, RandomSource random)
     {
-        var images = model.Sample(_p.Count ?? DefaultSamples, (float)_p.Temperature, random);
+        var images = model.Sample(_p.Count ?? DefaultSamples, (float)_p.Temperature, random, _p.SamplePixels);
         var (h, w) = ImageRecord.ShapeFor(model.Config.InputDim);
+        return ImageGrid.Tile(images, h, w, new GridOptions { Columns = _p.Columns ?? 10 });
+    }
+
+    /// <summary>The first -Count (default 100) images of -Data, tiled -Columns (default 10) to a row.</summary>
+    private PixelImage DataPicture(RandomSource random)
+    {
+        var data = _p.Data!;
+        int count = Math.Min(_p.Count ?? DefaultDataImages, data.Count);
+        var images = new Tensor(count, data.Features);
+        data.CopyRows(Enumerable.Range(0, count).ToArray(), images.Span, random);
+        var (h, w) = ImageRecord.ShapeFor(data.Features);
         return ImageGrid.Tile(images, h, w, new GridOptions { Columns = _p.Columns ?? 10 });
     }
 

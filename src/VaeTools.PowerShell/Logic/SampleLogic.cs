@@ -13,8 +13,12 @@ public sealed class SampleParameters
     public double Temperature { get; set; } = 1;
     /// <summary>Null: a fresh seed (reported in the verbose stream).</summary>
     public ulong? Seed { get; set; }
-    /// <summary>Emit the decoder's mean image instead of pixels drawn from p(x | z) (prior samples only; grids and interpolations are always means).</summary>
+    /// <summary>Draw the pixels from p(x | z) instead of showing the decoder's mean image (prior and posterior samples; grids and interpolations are always means).</summary>
+    public bool SamplePixels { get; set; }
+    /// <summary>The decoder's mean image: the default; kept for scripts written when sampled pixels were the default.</summary>
     public bool MeanImage { get; set; }
+    /// <summary>Posterior samples: for each image of this data set, its original and <see cref="Count"/> decodes of z ~ q(z | x).</summary>
+    public IDataset? PosteriorOf { get; set; }
     public bool AsTensor { get; set; }
     /// <summary>Resolved path of a PNG grid to write, or null.</summary>
     public string? OutFile { get; set; }
@@ -41,8 +45,10 @@ public sealed class SampleParameters
 
 /// <summary>
 /// New-VaeSample: images decoded from latent codes, emitted as image objects or a tensor and/or tiled into a PNG.
-/// The codes are prior draws at a temperature (default), a side x side grid over a 2-D latent space (-Grid), or
-/// the straight line between two images' codes (-From/-To).
+/// The codes are prior draws at a temperature (default), draws from the posterior q(z | x) of given images
+/// (-PosteriorOf), a side x side grid over a 2-D latent space (-Grid), or the straight line between two images'
+/// codes (-From/-To). Images are the decoder's mean (as the PyTorch example and the course seeds show them) unless
+/// -SamplePixels draws them from p(x | z).
 /// </summary>
 public sealed class SampleLogic
 {
@@ -57,8 +63,15 @@ public sealed class SampleLogic
             sink.WriteError(new CommandError("MissingModel", ErrorKind.InvalidArgument, null, new ArgumentException("-Model is required.", "Model")));
             return;
         }
+        if (_p.SamplePixels && _p.MeanImage)
+        {
+            sink.WriteError(new CommandError("AmbiguousPixels", ErrorKind.InvalidArgument, null,
+                new ArgumentException("Give -SamplePixels (pixels drawn from p(x | z)) or -MeanImage (the decoder's mean, the default), not both.", "SamplePixels")));
+            return;
+        }
         ulong seed = _p.Seed ?? (ulong)Random.Shared.NextInt64();
         var random = new RandomSource(seed);
+        int[]? labels = null;
         Tensor images;   // [N x D]
         int columns;
         string what;
@@ -70,6 +83,12 @@ public sealed class SampleLogic
                 columns = _p.Columns ?? _p.Steps;
                 what = $"an interpolation in {_p.Steps} steps";
             }
+            else if (_p.PosteriorOf is IDataset posterior)
+            {
+                (images, labels) = PosteriorSamples(sink, model, posterior, random);
+                columns = _p.Columns ?? _p.Count + 1;
+                what = $"{_p.Count} posterior samples of each of {posterior.Count} images";
+            }
             else if (_p.Grid is int side)
             {
                 images = GridImages(sink, model, side, random);
@@ -79,7 +98,7 @@ public sealed class SampleLogic
             else
             {
                 sink.WriteVerbose($"Sampling {_p.Count} images at temperature {_p.Temperature} with seed {seed}.");
-                images = model.Sample(_p.Count, (float)_p.Temperature, random, samplePixels: !_p.MeanImage);
+                images = model.Sample(_p.Count, (float)_p.Temperature, random, _p.SamplePixels);
                 columns = _p.Columns ?? 10;
                 what = $"{_p.Count} samples";
             }
@@ -116,11 +135,60 @@ public sealed class SampleLogic
 
         if (_p.AsTensor)
         {
-            sink.WriteObject(images);
+            sink.WriteObject(labels is null ? images : WithoutOriginals(images, _p.Count + 1));
+            return;
+        }
+        if (labels is not null)
+        {
+            // Posterior samples: the originals (first of each row of the picture) are not emitted; each sample
+            // carries the row number and label of the image it was drawn for.
+            int perImage = _p.Count + 1;
+            for (int i = 0; i < images.Rows; i++)
+                if (i % perImage != 0)
+                    sink.WriteObject(new ImageRecord(i / perImage, labels[i / perImage] >= 0 ? labels[i / perImage] : null, images.Row(i).ToArray(), h, w));
             return;
         }
         for (int i = 0; i < images.Rows; i++)
             sink.WriteObject(new ImageRecord(i, null, images.Row(i).ToArray(), h, w));
+    }
+
+    /// <summary>The rows of <paramref name="images"/> that are not the first of each group of <paramref name="perImage"/>.</summary>
+    private static Tensor WithoutOriginals(Tensor images, int perImage)
+    {
+        int groups = images.Rows / perImage, d = images.Cols;
+        var samples = new Tensor(groups * (perImage - 1), d);
+        for (int g = 0; g < groups; g++)
+            images.Span.Slice((g * perImage + 1) * d, (perImage - 1) * d).CopyTo(samples.Span.Slice(g * (perImage - 1) * d));
+        return samples;
+    }
+
+    /// <summary>
+    /// For each image of <paramref name="data"/>: the image itself, then <see cref="SampleParameters.Count"/> decodes of
+    /// z ~ q(z | x) = N(mu(x), sigma^2(x)). Rows [(N (Count + 1)) x D], image by image; and the images' labels.
+    /// </summary>
+    private (Tensor Images, int[] Labels) PosteriorSamples(ICommandSink sink, VaeModel model, IDataset data, RandomSource random)
+    {
+        CheckCanEncode(model, data);
+        if (data.Count == 0)
+            throw Fail("EmptyData", ErrorKind.InvalidArgument, data, new ArgumentException($"-PosteriorOf {data.Description} has no images.", "PosteriorOf"));
+        int n = data.Count, k = _p.Count, d = model.Config.InputDim, p = model.Config.LatentDim;
+        sink.WriteVerbose($"Drawing {k} codes from the posterior of each of {n} images ({data.Description}).");
+        var originals = new Tensor(n, d);
+        data.CopyRows(Enumerable.Range(0, n).ToArray(), originals.Span, random);
+        var encoding = model.Encode(new TensorDataset(originals));
+        var z = new Tensor(n * k, p);
+        for (int i = 0; i < n; i++)
+            for (int s = 0; s < k; s++)
+                for (int j = 0; j < p; j++)
+                    z[i * k + s, j] = encoding.Mean[i, j] + MathF.Exp(0.5f * encoding.LogVariance[i, j]) * (float)random.NextGaussian();
+        var decoded = model.Decode(z, _p.SamplePixels, random);
+        var images = new Tensor(n * (k + 1), d);
+        for (int i = 0; i < n; i++)
+        {
+            originals.Row(i).CopyTo(images.Span.Slice(i * (k + 1) * d, d));
+            decoded.Span.Slice(i * k * d, k * d).CopyTo(images.Span.Slice((i * (k + 1) + 1) * d, k * d));
+        }
+        return (images, Enumerable.Range(0, n).Select(data.GetLabel).ToArray());
     }
 
     /// <summary>Decoder means of the grid's codes, row-major from the top-left (z1 left to right, z2 top to bottom).</summary>

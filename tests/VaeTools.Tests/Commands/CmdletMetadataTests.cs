@@ -95,10 +95,10 @@ public class CmdletMetadataTests
     [InlineData("Get-MnistData", "Subset", false, false, null)]
     [InlineData("Measure-VaeLatent", "Model", true, true, null)]
     [InlineData("Measure-VaeLatent", "Data", true, true, null)]
-    [InlineData("Export-VaePlot", "Model", true, true, null)]
+    [InlineData("Export-VaePlot", "Model", false, true, null)]
     [InlineData("Export-VaePlot", "Kind", true, false, null)]
     [InlineData("Export-VaePlot", "Path", true, false, null)]
-    [InlineData("Export-VaePlot", "Data", false, false, null)]
+    [InlineData("Export-VaePlot", "Data", false, true, null)]
     [InlineData("New-VaeSample", "Grid", true, false, "Grid")]
     [InlineData("New-VaeSample", "Range", false, false, "Grid")]
     [InlineData("New-VaeSample", "Quantile", false, false, "Grid")]
@@ -106,7 +106,7 @@ public class CmdletMetadataTests
     [InlineData("New-VaeSample", "To", true, false, "Interpolation")]
     [InlineData("New-VaeSample", "Steps", false, false, "Interpolation")]
     [InlineData("New-VaeSample", "Temperature", false, false, "Prior")]
-    [InlineData("New-VaeSample", "MeanImage", false, false, "Prior")]
+    [InlineData("New-VaeSample", "PosteriorOf", true, false, "Posterior")]
     [InlineData("Get-VaeToyData", "Count", false, false, null)]
     public void Pipeline_and_mandatory_parameters_are_as_designed(string cmdlet, string parameter, bool mandatory, bool pipeline, string? set)
     {
@@ -122,7 +122,7 @@ public class CmdletMetadataTests
         var fromPipeline = All.SelectMany(c => c.Parameters.Where(p => p.ValueFromPipeline).Select(p => $"{c.Name} -{p.Name}")).Order().ToArray();
         Assert.Equal(new[]
         {
-            "Export-Vae -Model", "Export-VaePlot -Model", "Get-VaeEncoding -Data", "Get-VaeEncoding -Image", "Import-Vae -Path",
+            "Export-Vae -Model", "Export-VaePlot -Data", "Export-VaePlot -Model", "Get-VaeEncoding -Data", "Get-VaeEncoding -Image", "Import-Vae -Path",
             "Invoke-VaeTraining -Data", "Invoke-VaeTraining -Model", "Measure-ReconstructionError -Data",
             "Measure-ReconstructionError -Model", "Measure-VaeLatent -Data", "Measure-VaeLatent -Model", "New-PpcaModel -Data", "New-Vae -Data",
             "New-VaeSample -Model",

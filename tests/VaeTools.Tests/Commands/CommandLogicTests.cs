@@ -251,20 +251,63 @@ public sealed class CommandLogicTests : IDisposable
     // ---- New-VaeSample ----
 
     [Fact]
-    public void Samples_are_binary_by_default_and_mean_images_with_MeanImage_and_seeded()
+    public void Samples_are_mean_images_by_default_and_binary_with_SamplePixels_and_seeded()
     {
         var model = new VaeModel(Config);
         List<ImageRecord> Run(SampleParameters p) { var s = new RecordingSink(); new SampleLogic(p).Process(s, model); return s.Output.Cast<ImageRecord>().ToList(); }
-        var pixels = Run(new SampleParameters { Count = 7, Seed = 3 });
+        var pixels = Run(new SampleParameters { Count = 7, Seed = 3, SamplePixels = true });
         Assert.Equal(7, pixels.Count);
         Assert.All(pixels, i => Assert.All(i.Pixels, v => Assert.True(v == 0f || v == 1f)));
-        var means = Run(new SampleParameters { Count = 7, Seed = 3, MeanImage = true });
+        var means = Run(new SampleParameters { Count = 7, Seed = 3 });
         Assert.All(means, i => Assert.All(i.Pixels, v => Assert.InRange(v, 0f, 1f)));
         Assert.Contains(means, i => i.Pixels.Any(v => v > 0f && v < 1f));
+        // -MeanImage (the old switch) asks for what is now the default.
         Assert.Equal(means.Select(i => i.Pixels), Run(new SampleParameters { Count = 7, Seed = 3, MeanImage = true }).Select(i => i.Pixels));
+        var both = new RecordingSink();
+        new SampleLogic(new SampleParameters { SamplePixels = true, MeanImage = true }).Process(both, model);
+        Assert.Equal("AmbiguousPixels", Assert.Single(both.Errors).ErrorId);
         // The mean images are the decoder's output for the prior draws of that seed.
         var expected = model.Decode(model.SamplePrior(7, 1f, new RandomSource(3)));
         Assert.Equal(expected.Row(6).ToArray(), means[6].Pixels);
+    }
+
+    [Fact]
+    public void Posterior_samples_decode_draws_around_each_image_s_code_and_lead_each_picture_row_with_the_image()
+    {
+        var model = new VaeModel(Config);
+        var images = new RecordingSink();
+        new SampleLogic(new SampleParameters { PosteriorOf = Data, Count = 4, Seed = 2, AsTensor = false }).Process(images, model);
+        var samples = images.Output.Cast<ImageRecord>().ToList();
+        Assert.Equal(30 * 4, samples.Count);
+        Assert.Equal(Enumerable.Range(0, 30).SelectMany(i => Enumerable.Repeat(i, 4)), samples.Select(s => s.Index));
+        Assert.Equal(Data.GetLabel(7), samples[7 * 4].Label);
+        // Different draws of z give different images.
+        Assert.NotEqual(samples[0].Pixels, samples[1].Pixels);
+
+        // With a posterior variance of e^-40 every draw is the posterior mean: each sample is the decoded mu(x).
+        model.EncoderLogVariance!.Weight.Value.Clear();
+        model.EncoderLogVariance.Bias.Value.Span.Fill(-40f);
+        var tight = new RecordingSink();
+        new SampleLogic(new SampleParameters { PosteriorOf = Data, Count = 3, Seed = 2, AsTensor = true }).Process(tight, model);
+        var decodedMeans = model.Decode(model.Encode(Data).Mean);
+        var t = tight.Single<Tensor>();
+        Assert.Equal((90, 784), (t.Rows, t.Cols));
+        for (int i = 0; i < 30; i++)
+            for (int s = 0; s < 3; s++)
+                for (int j = 0; j < 784; j++)
+                    Assert.True(Math.Abs(decodedMeans[i, j] - t[i * 3 + s, j]) < 1e-5f, $"image {i}, sample {s}, pixel {j}: {t[i * 3 + s, j]} vs the decoded mean {decodedMeans[i, j]}");
+
+        // The picture: each row is the original, then its samples.
+        string png = Path.Combine(_dir, "posterior.png");
+        new SampleLogic(new SampleParameters { PosteriorOf = Data, Count = 3, Seed = 2, OutFile = png }).Process(new RecordingSink(), model);
+        var picture = VaeTools.Imaging.PngDecoder.ReadFile(png);
+        Assert.Equal(4 * 28 + 5 * 2, picture.Width);
+        Assert.Equal(30 * 28 + 31 * 2, picture.Height);
+        var original = new float[784];
+        Data.CopyRows(new[] { 1 }, original, null);
+        for (int r = 0; r < 28; r++)
+            for (int c = 0; c < 28; c++)
+                Assert.Equal(VaeTools.Imaging.ImageGrid.ToByte(original[r * 28 + c]), picture.Pixels[(2 + 30 + r) * picture.Width + 2 + c]);
     }
 
     [Fact]

@@ -489,7 +489,7 @@ public sealed class ToolkitLogicTests : IDisposable
 
     // ---- Export-VaePlot ----
 
-    private RecordingSink Plot(string kind, string file, VaeModel model, IDataset? data = null, Action<PlotParameters>? more = null, bool confirm = true)
+    private RecordingSink Plot(string kind, string file, VaeModel? model, IDataset? data = null, Action<PlotParameters>? more = null, bool confirm = true)
     {
         var p = new PlotParameters { Kind = kind, Path = Path.Combine(_dir, file), Data = data, Seed = 1, PassThru = true };
         more?.Invoke(p);
@@ -516,6 +516,58 @@ public sealed class ToolkitLogicTests : IDisposable
         Assert.Equal(Path.Combine(_dir, "latent.svg"), sink.Single<FileInfo>().FullName);
         Assert.Equal(30, CountClass(Svg(Path.Combine(_dir, "latent.svg")), "circle", "point"));
         Assert.Equal(12, CountClass(Svg(Path.Combine(_dir, Plot("latent", "some.svg", Trained.Value, Data, p => p.Count = 12).Single<FileInfo>().Name)), "circle", "point"));
+    }
+
+    [Fact]
+    public void Latent_plot_with_TrainData_draws_train_and_test_side_by_side_with_one_legend()
+    {
+        var train = new TensorDataset(Data.ToTensor(), Enumerable.Range(0, 30).Select(i => i % 10).ToArray(), "train part");
+        var sink = Plot("Latent", "both.svg", Trained.Value, Data, p => { p.TrainData = train; p.Count = 20; });
+        Assert.Empty(sink.Errors);
+        var doc = Svg(Path.Combine(_dir, "both.svg"));
+        Assert.Equal(2, CountClass(doc, "g", "panel"));
+        Assert.Equal(40, CountClass(doc, "circle", "point"));
+        Assert.Equal(10, CountClass(doc, "circle", "legend-swatch")); // one legend for both panels
+        var titles = doc.Descendants().Where(e => (string?)e.Attribute("class") == "title").Select(e => e.Value).ToList();
+        Assert.Contains("Train (20)", titles);
+        Assert.Contains("Test (20)", titles);
+        Assert.Empty(Plot("Latent", "both.png", Trained.Value, Data, p => p.TrainData = train).Errors);
+        Assert.Equal(800, PngDecoder.ReadFile(Path.Combine(_dir, "both.png")).Width);
+
+        var wrongKind = Plot("Samples", "x.png", Trained.Value, null, p => p.TrainData = train);
+        Assert.Equal("TrainDataNotUsed", Assert.Single(wrongKind.Errors).ErrorId);
+    }
+
+    [Fact]
+    public void Samples_plot_is_the_picture_New_VaeSample_writes_for_the_same_seed()
+    {
+        foreach (bool pixels in new[] { false, true })
+        {
+            string plot = Path.Combine(_dir, $"plot-{pixels}.png"), sample = Path.Combine(_dir, $"sample-{pixels}.png");
+            Assert.Empty(Plot("Samples", Path.GetFileName(plot), Trained.Value, null, p => { p.Count = 30; p.Seed = 8; p.SamplePixels = pixels; }).Errors);
+            new SampleLogic(new SampleParameters { Count = 30, Seed = 8, SamplePixels = pixels, OutFile = sample }).Process(new RecordingSink(), Trained.Value);
+            Assert.Equal(File.ReadAllBytes(sample), File.ReadAllBytes(plot));
+        }
+        Assert.NotEqual(File.ReadAllBytes(Path.Combine(_dir, "plot-False.png")), File.ReadAllBytes(Path.Combine(_dir, "plot-True.png")));
+    }
+
+    [Fact]
+    public void Data_picture_tiles_the_images_themselves_without_a_model()
+    {
+        var sink = Plot("Data", "digits.png", null, Data, p => { p.Count = 12; p.Columns = 4; });
+        Assert.Empty(sink.Errors);
+        var png = PngDecoder.ReadFile(Path.Combine(_dir, "digits.png"));
+        var images = new float[12 * 784];
+        Data.CopyRows(Enumerable.Range(0, 12).ToArray(), images, null);
+        var expected = ImageGrid.Tile(images, 28, 28, new GridOptions { Columns = 4 });
+        Assert.Equal((expected.Width, expected.Height), (png.Width, png.Height));
+        Assert.Equal(expected.Pixels, png.Pixels);
+
+        var none = Plot("Data", "none.png", null, null);
+        Assert.Equal(("MissingData", ErrorKind.InvalidArgument), (Assert.Single(none.Errors).ErrorId, none.Errors[0].Category));
+        var noModel = Plot("Samples", "none.png", null, Data);
+        Assert.Equal("MissingModel", Assert.Single(noModel.Errors).ErrorId);
+        Assert.Contains("only -Kind Data", noModel.Errors[0].Message);
     }
 
     [Fact]
