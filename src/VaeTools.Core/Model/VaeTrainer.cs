@@ -12,12 +12,13 @@ namespace VaeTools.Model;
 /// epoch (parameters and optimiser state are snapshotted at every epoch's end).
 /// </summary>
 /// <remarks>
-/// With T threads each batch is split into T contiguous parts, one per <see cref="Replica"/>: a loss graph of
-/// its own that shares the model's weights but has its own gradients and random streams. The parts run
-/// forward and backward at once, one per thread; a thread done with its part helps with the matrix products of
-/// the parts still running (<see cref="ShareHelp"/>), which does not change their numbers. The gradients are then
-/// added in a fixed order and the optimiser steps once. So the same seed and thread count give a
-/// bitwise-identical model (a different thread count sums in a different order, and differs in rounding).
+/// Each batch is split into <see cref="TrainingOptions.Shares"/> contiguous parts (2 by default, whatever the thread
+/// count), one per <see cref="Replica"/>: a loss graph of its own that shares the model's weights but has its own
+/// gradients and random streams. The threads take the parts one after another and run them forward and backward at
+/// once; a thread with no part left helps with the matrix products of the parts still running (<see cref="ShareHelp"/>),
+/// which does not change their numbers. The gradients are then added in part order and the optimiser steps once.
+/// Which thread runs a part, and how a product is split, never changes a number, so the same seed gives a
+/// bitwise-identical model on 1, 2 or more threads.
 /// </remarks>
 public sealed class VaeTrainer : IDisposable, IParallelTask
 {
@@ -48,10 +49,11 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         var root = new RandomSource(options.Seed ?? model.Config.Seed);
         _shuffleRandom = root.Split();
         _evalRandom = root.Split();
-        _pool = new WorkerPool(options.Threads);
         // A decoder-only model shares its K prior samples across the whole batch, so it is not split:
-        // one replica whose matrix products use the threads instead.
-        _replicas = new Replica[model.Config.DecoderOnly ? 1 : options.Threads];
+        // one replica whose matrix products use the threads instead. Otherwise a fixed number of shares, so that the
+        // model does not depend on the thread count; more threads than shares would only wait.
+        _replicas = new Replica[model.Config.DecoderOnly ? 1 : options.Shares];
+        _pool = new WorkerPool(model.Config.DecoderOnly ? options.Threads : Math.Min(options.Threads, options.Shares));
         _help = _replicas.Length > 1 ? new ShareHelp(_replicas.Length) : null;
         for (int t = 0; t < _replicas.Length; t++)
             _replicas[t] = new Replica(model, options, root.Split(), root.Split(), sharesModelGradients: t == 0,
@@ -236,7 +238,12 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         _stepStart = start;
         _stepCount = count;
         long started = Stopwatch.GetTimestamp();
-        if (_replicas.Length == 1) ((IParallelTask)this).Execute(0, 1);
+        if (_replicas.Length == 1 || _pool.Threads == 1)
+        {
+            _nextShare = 0;
+            _help?.BeginStep();
+            ((IParallelTask)this).Execute(0, 1);
+        }
         else
         {
             _nextShare = 0;
