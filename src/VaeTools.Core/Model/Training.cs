@@ -88,3 +88,9 @@ public sealed class TrainingDivergedException : Exception
 
 /// <summary>What a training run did.</summary>
 public sealed record TrainingResult(VaeModel Model, IReadOnlyList<EpochRecord> Epochs, bool Cancelled);
+
+/// <summary>The model is being trained by another thread (a model trains one run at a time).</summary>
+public sealed class ModelInUseException : InvalidOperationException
+{
+    public ModelInUseException(string message) : base(message) { }
+}
