@@ -23,9 +23,11 @@ public class DataFormatException : IOException
 /// </summary>
 public sealed class DataChecksumException : DataFormatException
 {
-    public DataChecksumException(string filePath, string expectedSha256, string actualSha256)
+    /// <param name="decompressed">Whether the bytes hashed were decompressed from gzip (the message says so only then).</param>
+    public DataChecksumException(string filePath, string expectedSha256, string actualSha256, bool decompressed = false)
         : base(filePath,
-            $"Checksum mismatch for '{filePath}': expected SHA-256 {expectedSha256} but the (decompressed) file hashes to {actualSha256}. " +
+            $"Checksum mismatch for '{filePath}': expected SHA-256 {expectedSha256} but {(decompressed ? "its decompressed contents hash" : "the file hashes")} to {actualSha256}. " +
+            (!decompressed && filePath.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? "(It is named .gz but is not gzip-compressed: it does not start with the gzip bytes 1f 8b.) " : "") +
             "The file is corrupt or is not the canonical one; delete it and supply the original.")
     {
         ExpectedSha256 = expectedSha256;

@@ -55,6 +55,14 @@ public static class IdxReader
     /// <summary>True when <paramref name="bytes"/> starts with the gzip magic 1f 8b.</summary>
     public static bool IsGzip(ReadOnlySpan<byte> bytes) => bytes.Length >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
 
+    /// <summary>True when the file at <paramref name="path"/> starts with the gzip magic 1f 8b.</summary>
+    public static bool IsGzipFile(string path)
+    {
+        Span<byte> head = stackalloc byte[2];
+        using var stream = File.OpenRead(path);
+        return stream.ReadAtLeast(head, 2, throwOnEndOfStream: false) == 2 && IsGzip(head);
+    }
+
     /// <summary>Reads and validates an images file (raw or gzip).</summary>
     public static IdxImages ReadImages(string path) => ReadAndParse(path, ParseImages);
 
@@ -112,11 +120,11 @@ public static class IdxReader
     /// Throws <see cref="DataChecksumException"/> unless <paramref name="data"/> (decompressed bytes of
     /// <paramref name="source"/>) hashes to <paramref name="expectedSha256"/>.
     /// </summary>
-    public static void VerifySha256(ReadOnlySpan<byte> data, string expectedSha256, string source)
+    public static void VerifySha256(ReadOnlySpan<byte> data, string expectedSha256, string source, bool decompressed = false)
     {
         string actual = Sha256Hex(data);
         if (!string.Equals(actual, expectedSha256, StringComparison.OrdinalIgnoreCase))
-            throw new DataChecksumException(source, expectedSha256.ToLowerInvariant(), actual);
+            throw new DataChecksumException(source, expectedSha256.ToLowerInvariant(), actual, decompressed);
     }
 
     // Returns the dimension sizes (non-negative) after checking the magic number.

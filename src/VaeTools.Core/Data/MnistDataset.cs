@@ -235,7 +235,7 @@ public sealed class MnistDataset : IDataset
         if (options.Count is int limit)
         {
             if (limit > rows.Count)
-                throw new ArgumentOutOfRangeException(nameof(options), $"Count {limit} exceeds the {what} available in '{images.Source}'.");
+                throw new ArgumentOutOfRangeException(nameof(options), $"{limit} images were asked for, but '{images.Source}' has only {what}; ask for at most {rows.Count}.");
             n = limit;
         }
 
@@ -259,6 +259,9 @@ public sealed class MnistDataset : IDataset
     /// <exception cref="DataChecksumException">A file is not the canonical one.</exception>
     /// <exception cref="DataFormatException">A file is malformed.</exception>
     /// <exception cref="MnistDownloadException">Download allowed but every source failed.</exception>
+    /// <summary>The sentence of the not-found message that says downloading was off (callers with other names for the switch replace it).</summary>
+    public const string NoDownloadHint = "Allow downloading (MnistLoadOptions.AllowDownload) to fetch them, or supply them by hand.";
+
     public static MnistDataset Load(MnistLoadOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new MnistLoadOptions();
@@ -280,7 +283,7 @@ public sealed class MnistDataset : IDataset
                 var missing = names.Where(n => MnistLocator.FindFile(directory, n) == null);
                 throw new FileNotFoundException(
                     $"{MnistFiles.DisplayName(variant)} file(s) {string.Join(", ", missing)} not found in '{directory}' (raw or .gz). " +
-                    "Allow downloading (MnistLoadOptions.AllowDownload) to fetch them, or supply them by hand. " +
+                    NoDownloadHint + " " +
                     MnistLocator.ManualInstructions(variant, target),
                     Path.Combine(directory, missing.First()));
             }
@@ -305,7 +308,7 @@ public sealed class MnistDataset : IDataset
         string key = $"{info.FullName}|{info.Length}|{info.LastWriteTimeUtc.Ticks}|{expectedSha256}";
         var lazy = Cache.GetOrAdd(key, _ => new Lazy<object>(() => IdxReader.ReadAndParse(path, (bytes, source) =>
         {
-            IdxReader.VerifySha256(bytes, expectedSha256, source);
+            IdxReader.VerifySha256(bytes, expectedSha256, source, decompressed: IdxReader.IsGzipFile(path));
             return parse(bytes, source);
         })));
         try

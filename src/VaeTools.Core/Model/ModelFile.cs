@@ -59,6 +59,7 @@ public static class ModelFile
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var full = Path.GetFullPath(path);
+        if (Directory.Exists(full)) throw new ModelFileException(full, $"Cannot read model file '{full}': it is a folder, not a file. Give the path of a model file (e.g. '{Path.Combine(full, "model.safetensors")}').");
         if (!File.Exists(full)) throw new FileNotFoundException($"Model file '{full}' does not exist.", full);
         var content = SafeTensorsFile.Read(full);
         ModelFileException Bad(string reason) => new(full, $"Cannot read model file '{full}': {reason}");

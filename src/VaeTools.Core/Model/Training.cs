@@ -33,8 +33,17 @@ public sealed record TrainingOptions
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
     /// <summary>Seed of the shuffling and noise streams; null uses the model's seed.</summary>
     public ulong? Seed { get; init; }
-    /// <summary>Threads: each takes a share of every batch; the same seed and count give a bitwise-identical model.</summary>
+    /// <summary>
+    /// Threads that run the shares of every batch (at most <see cref="Shares"/> of them take part; a decoder-only
+    /// model's products use them all). The model does not depend on it: the same seed gives a bitwise-identical model
+    /// on any number of threads.
+    /// </summary>
     public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
+    /// <summary>
+    /// Parts each batch is split into, each with its own noise stream (ignored by decoder-only models). Changing it
+    /// changes the run; the thread count does not.
+    /// </summary>
+    public int Shares { get; init; } = 2;
     public Objective Objective { get; init; } = Objective.Elbo;
     /// <summary>Samples of z per image (K) for the ELBO average or the IWAE bound.</summary>
     public int Samples { get; init; } = 1;
@@ -51,6 +60,7 @@ public sealed record TrainingOptions
         if (BatchSize <= 0) throw Bad(nameof(BatchSize), BatchSize, "a positive number of images");
         if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw Bad(nameof(LearningRate), LearningRate, "a positive finite number");
         if (Threads <= 0) throw Bad(nameof(Threads), Threads, "1 or more");
+        if (Shares <= 0) throw Bad(nameof(Shares), Shares, "1 or more");
         if (Samples <= 0) throw Bad(nameof(Samples), Samples, "1 or more");
         if (KlWarmupEpochs < 0) throw Bad(nameof(KlWarmupEpochs), KlWarmupEpochs, "0 or more");
         if (!Enum.IsDefined(Optimizer)) throw Bad(nameof(Optimizer), Optimizer, string.Join(", ", Enum.GetNames<OptimizerKind>()));
@@ -78,3 +88,9 @@ public sealed class TrainingDivergedException : Exception
 
 /// <summary>What a training run did.</summary>
 public sealed record TrainingResult(VaeModel Model, IReadOnlyList<EpochRecord> Epochs, bool Cancelled);
+
+/// <summary>The model is being trained by another thread (a model trains one run at a time).</summary>
+public sealed class ModelInUseException : InvalidOperationException
+{
+    public ModelInUseException(string message) : base(message) { }
+}

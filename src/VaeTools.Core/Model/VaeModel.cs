@@ -133,11 +133,54 @@ public sealed partial class VaeModel
         for (int i = 0; i < Parameters.Count; i++) Parameters[i].Value.CopyFrom(other.Parameters[i].Value);
     }
 
+    /// <summary>Makes this model <paramref name="other"/>'s state (weights and history), in place: resuming a checkpoint into a given model.</summary>
+    public void LoadStateFrom(VaeModel other)
+    {
+        if (ReferenceEquals(other, this)) return;
+        CopyParametersFrom(other);
+        ReplaceHistory(other.History);
+    }
+
     /// <summary>Throws <see cref="ShapeMismatchException"/> when data rows are not this model's input width.</summary>
     public void CheckInputWidth(int width, string what)
     {
         if (width != Config.InputDim)
             throw new ShapeMismatchException($"{what} has rows of {width} values, but this model takes inputs of width {Config.InputDim} ({Config}).");
+    }
+
+    private readonly object _trainingGate = new();
+    private int _trainingThread, _trainingDepth;
+
+    /// <summary>
+    /// Takes the model for one training until the lease is disposed: training writes its weights and history, so two
+    /// at once would corrupt it. The thread that holds it may take it again (a cmdlet that loads a checkpoint into the
+    /// model, then trains it); any other thread gets a <see cref="ModelInUseException"/> at once.
+    /// </summary>
+    public IDisposable BeginTraining()
+    {
+        int me = Environment.CurrentManagedThreadId;
+        lock (_trainingGate)
+        {
+            if (_trainingDepth > 0 && _trainingThread != me)
+                throw new ModelInUseException($"The model ({this}) is being trained by another thread or runspace. A model trains one run at a time; train a copy (its Clone() method, or Import-Vae of its file) or wait for the other training to end.");
+            _trainingThread = me;
+            _trainingDepth++;
+        }
+        return new TrainingLease(this);
+    }
+
+    /// <summary>Whether a training holds the model now.</summary>
+    public bool IsTraining { get { lock (_trainingGate) return _trainingDepth > 0; } }
+
+    private sealed class TrainingLease(VaeModel model) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            lock (model._trainingGate) model._trainingDepth--;
+        }
     }
 
     public override string ToString() => $"VaeModel {Config}, {ParameterCount} parameters, {History.Count} epochs trained";

@@ -12,12 +12,13 @@ namespace VaeTools.Model;
 /// epoch (parameters and optimiser state are snapshotted at every epoch's end).
 /// </summary>
 /// <remarks>
-/// With T threads each batch is split into T contiguous parts, one per <see cref="Replica"/>: a loss graph of
-/// its own that shares the model's weights but has its own gradients and random streams. The parts run
-/// forward and backward at once, one per thread; a thread done with its part helps with the matrix products of
-/// the parts still running (<see cref="ShareHelp"/>), which does not change their numbers. The gradients are then
-/// added in a fixed order and the optimiser steps once. So the same seed and thread count give a
-/// bitwise-identical model (a different thread count sums in a different order, and differs in rounding).
+/// Each batch is split into <see cref="TrainingOptions.Shares"/> contiguous parts (2 by default, whatever the thread
+/// count), one per <see cref="Replica"/>: a loss graph of its own that shares the model's weights but has its own
+/// gradients and random streams. The threads take the parts one after another and run them forward and backward at
+/// once; a thread with no part left helps with the matrix products of the parts still running (<see cref="ShareHelp"/>),
+/// which does not change their numbers. The gradients are then added in part order and the optimiser steps once.
+/// Which thread runs a part, and how a product is split, never changes a number, so the same seed gives a
+/// bitwise-identical model on 1, 2 or more threads.
 /// </remarks>
 public sealed class VaeTrainer : IDisposable, IParallelTask
 {
@@ -34,6 +35,7 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
     private readonly Tensor[] _optimizerSnapshot;
     private long _optimizerSnapshotSteps;
     private long _stepsDone;
+    private readonly IDisposable _lease;
 
     /// <param name="model">Trained in place.</param>
     /// <param name="options">How to train.</param>
@@ -43,25 +45,36 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        Model = model;
-        Options = options;
-        var root = new RandomSource(options.Seed ?? model.Config.Seed);
-        _shuffleRandom = root.Split();
-        _evalRandom = root.Split();
-        _pool = new WorkerPool(options.Threads);
-        // A decoder-only model shares its K prior samples across the whole batch, so it is not split:
-        // one replica whose matrix products use the threads instead.
-        _replicas = new Replica[model.Config.DecoderOnly ? 1 : options.Threads];
-        _help = _replicas.Length > 1 ? new ShareHelp(_replicas.Length) : null;
-        for (int t = 0; t < _replicas.Length; t++)
-            _replicas[t] = new Replica(model, options, root.Split(), root.Split(), sharesModelGradients: t == 0,
-                _help?.CreatePool(t) ?? _pool);
-        _otherGradients = new Tensor[Math.Max(0, _replicas.Length - 1)][];
-        Optimizer = Engine.Optimizer.Create(options.Optimizer, model.Parameters, options.LearningRate);
-        Optimizer.Pool = _pool;
-        if (resume is not null) Resume(resume);
-        _snapshot = model.Parameters.Select(p => p.Value.Clone()).ToArray();
-        _optimizerSnapshot = Optimizer.StateTensors().Select(s => s.Value.Clone()).ToArray();
+        _lease = model.BeginTraining(); // a second concurrent training of this model fails here, before touching it
+        try
+        {
+            Model = model;
+            Options = options;
+            var root = new RandomSource(options.Seed ?? model.Config.Seed);
+            _shuffleRandom = root.Split();
+            _evalRandom = root.Split();
+            // A decoder-only model shares its K prior samples across the whole batch, so it is not split:
+            // one replica whose matrix products use the threads instead. Otherwise a fixed number of shares, so that the
+            // model does not depend on the thread count; more threads than shares would only wait.
+            _replicas = new Replica[model.Config.DecoderOnly ? 1 : options.Shares];
+            _pool = new WorkerPool(model.Config.DecoderOnly ? options.Threads : Math.Min(options.Threads, options.Shares));
+            _help = _replicas.Length > 1 ? new ShareHelp(_replicas.Length) : null;
+            for (int t = 0; t < _replicas.Length; t++)
+                _replicas[t] = new Replica(model, options, root.Split(), root.Split(), sharesModelGradients: t == 0,
+                    _help?.CreatePool(t) ?? _pool);
+            _otherGradients = new Tensor[Math.Max(0, _replicas.Length - 1)][];
+            Optimizer = Engine.Optimizer.Create(options.Optimizer, model.Parameters, options.LearningRate);
+            Optimizer.Pool = _pool;
+            if (resume is not null) Resume(resume);
+            _snapshot = model.Parameters.Select(p => p.Value.Clone()).ToArray();
+            _optimizerSnapshot = Optimizer.StateTensors().Select(s => s.Value.Clone()).ToArray();
+        }
+        catch
+        {
+            _pool?.Dispose();
+            _lease.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Tests: the helping between this trainer's threads (null with one thread).</summary>
@@ -236,7 +249,12 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         _stepStart = start;
         _stepCount = count;
         long started = Stopwatch.GetTimestamp();
-        if (_replicas.Length == 1) ((IParallelTask)this).Execute(0, 1);
+        if (_replicas.Length == 1 || _pool.Threads == 1)
+        {
+            _nextShare = 0;
+            _help?.BeginStep();
+            ((IParallelTask)this).Execute(0, 1);
+        }
         else
         {
             _nextShare = 0;
@@ -402,5 +420,9 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
             "Try a smaller learning rate (e.g. 1e-4) or a different seed.", epoch, batch);
     }
 
-    public void Dispose() => _pool.Dispose();
+    public void Dispose()
+    {
+        _pool.Dispose();
+        _lease.Dispose();
+    }
 }

@@ -7,7 +7,8 @@ namespace VaeTools.PowerShell.Commands;
 
 /// <summary>
 /// Invoke-VaeTraining: trains a model in place and emits it. Model and data both bind from the pipeline by type,
-/// so either may be piped in. Ctrl+C stops after the current batch, leaving the model as of its last completed epoch.
+/// so either may be piped in. Ctrl+C, SIGINT and SIGTERM stop after the current batch, leaving the model (and the
+/// checkpoint) as of its last completed epoch.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "VaeTraining", SupportsShouldProcess = true)]
 [OutputType(typeof(VaeModel))]
@@ -51,6 +52,13 @@ public sealed class InvokeVaeTrainingCommand : VaeCmdlet
     public SwitchParameter Resume { get; set; }
 
     [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 1000000)]
+    public int UntilEpoch { get; set; }
+
+    [Parameter]
     [ValidateSet("Elbo", "Iwae")]
     public string Objective { get; set; } = "Elbo";
 
@@ -68,6 +76,12 @@ public sealed class InvokeVaeTrainingCommand : VaeCmdlet
 
     protected override void BeginProcessing() => Run(() =>
     {
+        if (IsBound(nameof(Epochs)) && IsBound(nameof(UntilEpoch)))
+            throw new CommandException(new CommandError("EpochsWithUntilEpoch", ErrorKind.InvalidArgument, UntilEpoch,
+                new ArgumentException($"Give -Epochs {Epochs} (train this many more epochs) or -UntilEpoch {UntilEpoch} (train until the model has this many in total), not both.", nameof(UntilEpoch))));
+        if (Force && Resume)
+            throw new CommandException(new CommandError("ForceWithResume", ErrorKind.InvalidArgument, CheckpointPath,
+                new ArgumentException("Give -Resume (continue from the checkpoint) or -Force (start over and replace it), not both.", nameof(Force))));
         _logic = new TrainingLogic(new TrainingParameters
         {
             Epochs = Epochs,
@@ -78,6 +92,8 @@ public sealed class InvokeVaeTrainingCommand : VaeCmdlet
             Seed = IsBound(nameof(Seed)) ? Seed : null,
             CheckpointPath = CheckpointPath is null ? null : ResolvePath(CheckpointPath),
             Resume = Resume,
+            Force = Force,
+            UntilEpoch = IsBound(nameof(UntilEpoch)) ? UntilEpoch : null,
             ThrottleLimit = ThrottleLimit,
             Objective = Objective,
             Samples = Samples,

@@ -24,6 +24,8 @@ public enum ErrorKind
     WriteError,
     /// <summary>A file exists and -NoClobber forbids overwriting it.</summary>
     ResourceExists,
+    /// <summary>Something is in use by another training (a model, a checkpoint).</summary>
+    ResourceBusy,
 }
 
 /// <summary>What the cmdlet turns into an ErrorRecord: error id, category, target object and the exception.</summary>
@@ -79,6 +81,7 @@ public static class Errors
     public static ErrorKind Categorize(Exception exception) => exception switch
     {
         OperationCanceledException => ErrorKind.OperationStopped,
+        IO.FileLockedException or Model.ModelInUseException => ErrorKind.ResourceBusy,
         FileNotFoundException or DirectoryNotFoundException => ErrorKind.ObjectNotFound,
         Data.DataFormatException or Model.ModelFileException => ErrorKind.InvalidData,
         Data.MnistDownloadException or HttpRequestException or TimeoutException => ErrorKind.ResourceUnavailable,
@@ -91,5 +94,26 @@ public static class Errors
 
     /// <summary>An error whose id is <paramref name="errorId"/> and whose category follows from the exception.</summary>
     public static CommandError From(Exception exception, string errorId, object? target) =>
-        new(errorId, Categorize(exception), target, exception);
+        new(errorId, Categorize(exception), target, InPowerShellTerms(exception));
+
+    /// <summary>
+    /// An ArgumentException's message ends with " (Parameter 'options')", which names a C# parameter, not the cmdlet's:
+    /// the same kind of exception without that suffix (the original as its inner exception). Others are returned as they are.
+    /// </summary>
+    public static Exception InPowerShellTerms(Exception exception)
+    {
+        if (exception is not ArgumentException { ParamName: string name } a || a.GetType() is var type && type != typeof(ArgumentException) &&
+            type != typeof(ArgumentOutOfRangeException) && type != typeof(ArgumentNullException))
+            return exception;
+        string suffix = $" (Parameter '{name}')";
+        int at = a.Message.IndexOf(suffix, StringComparison.Ordinal);
+        if (at < 0) return exception;
+        string message = a.Message.Remove(at, suffix.Length);
+        return a switch
+        {
+            ArgumentOutOfRangeException => new ArgumentOutOfRangeException(message, a),
+            ArgumentNullException => new ArgumentNullException(message, a),
+            _ => new ArgumentException(message, a),
+        };
+    }
 }

@@ -93,6 +93,12 @@ public sealed class GetMnistDataLogic
                 OperationCanceledException => "MnistLoadStopped",
                 _ => "MnistLoadFailed",
             };
+            if (e is FileNotFoundException notFound && notFound.Message.Contains(MnistDataset.NoDownloadHint, StringComparison.Ordinal))
+                e = new FileNotFoundException(notFound.Message.Replace(MnistDataset.NoDownloadHint,
+                    "-NoDownload was given, so nothing was downloaded: run without -NoDownload to fetch them, or supply them by hand.", StringComparison.Ordinal),
+                    notFound.FileName, notFound);
+            if (e is ArgumentOutOfRangeException && _p.Count is int count)
+                e = new ArgumentOutOfRangeException($"-Count {count}: {Errors.InPowerShellTerms(e).Message}", e);
             sink.WriteError(Errors.From(e, id, _p.Path ?? (object)_p.Subset));
             return;
         }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using VaeTools.Data;
 using VaeTools.Engine;
+using VaeTools.IO;
 using VaeTools.Model;
 
 namespace VaeTools.PowerShell.Logic;
@@ -24,6 +25,12 @@ public sealed class TrainingParameters
     public int Samples { get; set; } = 1;
     /// <summary>Epochs over which beta ramps linearly from 0 to the model's Beta; 0 for none.</summary>
     public int KlWarmupEpochs { get; set; }
+    /// <summary>-Force: an existing checkpoint that is not resumed is replaced (without it, that is an error).</summary>
+    public bool Force { get; set; }
+    /// <summary>-UntilEpoch N: train until the model has N epochs in total (instead of -Epochs more); null for -Epochs.</summary>
+    public int? UntilEpoch { get; set; }
+    /// <summary>Stop on SIGINT / SIGTERM (the cmdlet always does; tests of the logic may turn it off).</summary>
+    public bool HandleSignals { get; set; } = true;
 }
 
 /// <summary>
@@ -36,7 +43,11 @@ public sealed class TrainingLogic
     /// <summary>Minimum time between two batch progress reports.</summary>
     public static readonly TimeSpan BatchProgressInterval = TimeSpan.FromMilliseconds(250);
 
-    public const int EpochActivity = 1, BatchActivity = 2;
+    private static int s_trainings;
+
+    /// <summary>Progress ids of this command's two bars: distinct for every command, so parallel trainings do not share a bar.</summary>
+    public int EpochActivity { get; }
+    public int BatchActivity => EpochActivity + 1;
 
     private readonly TrainingParameters _p;
     private readonly Func<TimeSpan>? _clock;
@@ -47,7 +58,11 @@ public sealed class TrainingLogic
     {
         _p = parameters;
         _clock = clock;
+        EpochActivity = 1 + 2 * (Interlocked.Increment(ref s_trainings) % 100_000_000);
     }
+
+    /// <summary>Tests: called with the signal handler of each training as it starts (to simulate a signal).</summary>
+    internal Action<SignalStop>? OnSignalsRegistered { get; set; }
 
     /// <summary>True once a run was stopped; later pipeline input is ignored.</summary>
     public bool Stopped { get; private set; }
@@ -89,51 +104,142 @@ public sealed class TrainingLogic
             return;
         }
 
-        TrainingCheckpoint? checkpoint = null;
-        if (_p.CheckpointPath is string path)
+        string? path = _p.CheckpointPath;
+        string amount = _p.UntilEpoch is int until ? $"until epoch {until} in total" : $"for {options.Epochs} epoch{(options.Epochs == 1 ? "" : "s")}";
+        string action = path is null
+            ? $"Train {amount} on {data.Description}"
+            : $"Train {amount} on {data.Description}, {(_p.Resume ? "resuming from and " : "")}writing this checkpoint after every epoch";
+        if (!sink.ShouldProcess(path ?? model.ToString(), action))
         {
-            if (!sink.ShouldProcess(path, "Write a training checkpoint after every epoch"))
-            {
-                sink.WriteVerbose($"Not training {model}: writing the checkpoint '{path}' was declined.");
-                return;
-            }
-            if (_p.Resume && File.Exists(path))
-            {
-                try
-                {
-                    var (saved, state) = ModelFile.LoadWithCheckpoint(path);
-                    if (!saved.Config.Equals(model.Config))
-                    {
-                        sink.WriteError(new CommandError("CheckpointMismatch", ErrorKind.InvalidArgument, path,
-                            new ArgumentException($"The checkpoint '{path}' holds a {saved.Config} model, but the model given is {model.Config}. Resume with the model the checkpoint was made from, or use another -CheckpointPath.", "CheckpointPath")));
-                        return;
-                    }
-                    if (state is null)
-                    {
-                        sink.WriteError(new CommandError("CheckpointWithoutState", ErrorKind.InvalidData, path,
-                            new ArgumentException($"'{path}' is a model file without optimiser state (written by Export-Vae, not by -CheckpointPath), so training cannot resume from it exactly. Use Import-Vae and train it instead.", "CheckpointPath")));
-                        return;
-                    }
-                    model = saved;
-                    checkpoint = state;
-                    sink.WriteVerbose($"Resuming from '{path}' after epoch {model.History.Count}.");
-                }
-                catch (Exception e) when (e is IOException or ArgumentException)
-                {
-                    sink.WriteError(Errors.From(e, "CheckpointUnreadable", path));
-                    return;
-                }
-            }
-            else if (_p.Resume) sink.WriteVerbose($"No checkpoint at '{path}' yet; starting from the model given.");
+            sink.WriteVerbose($"Not training {model}: declined (-WhatIf or -Confirm); nothing was trained or written.");
+            return;
         }
 
-        if (!WidthsMatch(sink, model, data, "training data") ||
-            (_p.ValidationData is { } v && !WidthsMatch(sink, model, v, "validation data")))
-            return;
+        IDisposable? modelLease = null;
+        FileLock? checkpointLock = null;
+        try
+        {
+            // One training of a model at a time: a second thread (runspace, ForEach-Object -Parallel) fails at once.
+            try { modelLease = model.BeginTraining(); }
+            catch (ModelInUseException e)
+            {
+                sink.WriteError(new CommandError("ModelInUse", ErrorKind.ResourceBusy, model, e));
+                return;
+            }
 
-        if (model.Config.DecoderOnly && (options.Objective != Objective.Elbo || options.Samples != 1))
-            sink.WriteWarning($"The model is decoder-only: it trains by its Monte Carlo marginal likelihood over {model.Config.PriorSamples} prior samples (New-Vae -PriorSamples), so -Objective {options.Objective} -Samples {options.Samples} has no effect.");
-        Train(sink, model, data, options, checkpoint, cancellation);
+            TrainingCheckpoint? checkpoint = null;
+            if (path is not null)
+            {
+                if (!OpenCheckpoint(sink, model, path, out checkpointLock, out checkpoint)) return;
+            }
+
+            if (_p.UntilEpoch is int total)
+            {
+                int remaining = total - model.History.Count;
+                if (remaining <= 0)
+                {
+                    sink.WriteWarning($"Nothing to train: the model has already trained {model.History.Count} epoch{(model.History.Count == 1 ? "" : "s")} (-UntilEpoch {total}). " +
+                        (path is null ? "The model is emitted as it is." : $"The checkpoint '{path}' was left as it is and its model is emitted."));
+                    sink.WriteObject(model);
+                    return;
+                }
+                options = options with { Epochs = remaining };
+            }
+
+            if (!WidthsMatch(sink, model, data, "training data") ||
+                (_p.ValidationData is { } v && !WidthsMatch(sink, model, v, "validation data")))
+                return;
+
+            if (model.Config.DecoderOnly && (options.Objective != Objective.Elbo || options.Samples != 1))
+                sink.WriteWarning($"The model is decoder-only: it trains by its Monte Carlo marginal likelihood over {model.Config.PriorSamples} prior samples (New-Vae -PriorSamples), so -Objective {options.Objective} -Samples {options.Samples} has no effect.");
+            Train(sink, model, data, options, checkpoint, cancellation);
+        }
+        finally
+        {
+            checkpointLock?.Dispose();
+            modelLease?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Takes the checkpoint's lock and, with -Resume, loads it into <paramref name="model"/> (in place). An existing
+    /// checkpoint is never replaced by a run that does not resume it, unless -Force. False after writing an error.
+    /// </summary>
+    private bool OpenCheckpoint(ICommandSink sink, VaeModel model, string path, out FileLock? fileLock, out TrainingCheckpoint? checkpoint)
+    {
+        fileLock = null;
+        checkpoint = null;
+        if (Directory.Exists(path))
+        {
+            sink.WriteError(new CommandError("CheckpointIsFolder", ErrorKind.InvalidArgument, path,
+                new ArgumentException($"-CheckpointPath '{path}' is a folder; give the path of a file (e.g. '{Path.Combine(path, "checkpoint.safetensors")}').", "CheckpointPath")));
+            return false;
+        }
+        string? folder = Path.GetDirectoryName(path);
+        if (folder is not null && !Directory.Exists(folder))
+        {
+            sink.WriteError(new CommandError("CheckpointFolderNotFound", ErrorKind.ObjectNotFound, path,
+                new DirectoryNotFoundException($"Cannot write the checkpoint '{path}': the folder '{folder}' does not exist. Create it first (New-Item -ItemType Directory) or give another -CheckpointPath.")));
+            return false;
+        }
+        try { fileLock = FileLock.Acquire(path); }
+        catch (FileLockedException e)
+        {
+            sink.WriteError(new CommandError("CheckpointInUse", ErrorKind.ResourceBusy, path,
+                new IOException($"The checkpoint '{path}' is in use by {FileLockedException.Describe(e.HolderProcessId)}, which is training with it (its lock is '{FileLock.LockPathOf(path)}'). " +
+                    "Two trainings on one checkpoint would overwrite each other's epochs. Wait for that training to end (or stop it), or give this one another -CheckpointPath.", e)));
+            return false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            sink.WriteError(new CommandError("CheckpointLockFailed", ErrorKind.WriteError, path,
+                new IOException($"Cannot lock the checkpoint '{path}' (lock file '{FileLock.LockPathOf(path)}'): {e.Message}", e)));
+            return false;
+        }
+
+        if (!File.Exists(path))
+        {
+            if (_p.Resume) sink.WriteVerbose($"No checkpoint at '{path}' yet; starting from the model given.");
+            return true;
+        }
+        if (!_p.Resume)
+        {
+            if (_p.Force)
+            {
+                sink.WriteVerbose($"-Force: the checkpoint '{path}' will be replaced by this run, which starts from the model given.");
+                return true;
+            }
+            sink.WriteError(new CommandError("CheckpointExists", ErrorKind.ResourceExists, path,
+                new IOException($"The checkpoint '{path}' already exists, and this run does not resume it. Add -Resume to continue from it " +
+                    "(with -UntilEpoch N a rerun trains only the epochs still missing), or -Force to start over from the model given and replace it.")));
+            return false;
+        }
+        try
+        {
+            var (saved, state) = ModelFile.LoadWithCheckpoint(path);
+            if (!saved.Config.Equals(model.Config))
+            {
+                sink.WriteError(new CommandError("CheckpointMismatch", ErrorKind.InvalidArgument, path,
+                    new ArgumentException($"The checkpoint '{path}' holds a {saved.Config} model, but the model given is {model.Config}. Resume with the model the checkpoint was made from, or use another -CheckpointPath.", "CheckpointPath")));
+                return false;
+            }
+            if (state is null)
+            {
+                sink.WriteError(new CommandError("CheckpointWithoutState", ErrorKind.InvalidData, path,
+                    new ArgumentException($"'{path}' is a model file without optimiser state (written by Export-Vae, not by -CheckpointPath), so training cannot resume from it exactly. Use Import-Vae and train it instead.", "CheckpointPath")));
+                return false;
+            }
+            // In place: the piped model becomes the checkpoint's, so $m | Invoke-VaeTraining -Resume trains $m itself.
+            model.LoadStateFrom(saved);
+            checkpoint = state;
+            sink.WriteVerbose($"Resuming from '{path}' after epoch {model.History.Count}.");
+            return true;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException)
+        {
+            sink.WriteError(Errors.From(e, "CheckpointUnreadable", path));
+            return false;
+        }
     }
 
     private static bool WidthsMatch(ICommandSink sink, VaeModel model, IDataset data, string what)
@@ -150,6 +256,7 @@ public sealed class TrainingLogic
         string activity = $"Training {model.Config} on {data.Description}";
         var throttle = new ProgressThrottle(BatchProgressInterval, _clock);
         sink.WriteProgress(new ProgressReport(EpochActivity, activity, $"Epoch {firstEpoch} of {firstEpoch + options.Epochs - 1}", 0));
+        bool warnedGrowth = false;
 
         void OnProgress(TrainingProgress p)
         {
@@ -157,6 +264,13 @@ public sealed class TrainingLogic
             {
                 int done = r.Epoch - firstEpoch + 1;
                 sink.WriteVerbose(Describe(r, p.Epochs));
+                if (!warnedGrowth && LossGrewFar(model.History[0].TrainLoss, r.TrainLoss))
+                {
+                    warnedGrowth = true;
+                    sink.WriteWarning(string.Create(CultureInfo.InvariantCulture,
+                        $"The training loss grew from {model.History[0].TrainLoss:g4} (epoch {model.History[0].Epoch}) to {r.TrainLoss:g4} (epoch {r.Epoch}): the training is diverging. " +
+                        $"Stop it and try a smaller -LearningRate (this run uses {options.LearningRate:g3}; Adam usually trains with 1e-3 or less)."));
+                }
                 sink.WriteProgress(new ProgressReport(EpochActivity, activity,
                     done < options.Epochs ? $"Epoch {r.Epoch + 1} of {p.Epochs}" : "Done", 100 * done / options.Epochs));
                 return;
@@ -168,10 +282,12 @@ public sealed class TrainingLogic
         }
 
         TrainingResult result;
+        using var signals = _p.HandleSignals ? new SignalStop(cancellation) : null;
+        if (signals is not null) OnSignalsRegistered?.Invoke(signals);
         try
         {
             using var trainer = new VaeTrainer(model, options, checkpoint);
-            result = trainer.Train(data, _p.ValidationData, OnProgress, cancellation);
+            result = trainer.Train(data, _p.ValidationData, OnProgress, signals?.Token ?? cancellation);
         }
         catch (TrainingDivergedException e)
         {
@@ -181,8 +297,8 @@ public sealed class TrainingLogic
         catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
         {
             // Checkpoint writes, resume state that does not fit, data that cannot be copied.
-            sink.WriteError(Errors.From(e, e is IOException or UnauthorizedAccessException ? "CheckpointWriteFailed" : "TrainingFailed",
-                e is IOException ? _p.CheckpointPath : model));
+            bool write = e is IOException or UnauthorizedAccessException;
+            sink.WriteError(Errors.From(e, write ? "CheckpointWriteFailed" : "TrainingFailed", write ? _p.CheckpointPath : model));
             return;
         }
         finally
@@ -194,10 +310,25 @@ public sealed class TrainingLogic
         if (result.Cancelled)
         {
             Stopped = true;
-            sink.WriteWarning($"Training was stopped after {result.Epochs.Count} of {options.Epochs} epochs; the model is as it was after epoch {model.History.Count}.");
+            string kept = $"the model is as it was after epoch {model.History.Count}" +
+                (_p.CheckpointPath is { } path
+                    ? (result.Epochs.Count > 0 || checkpoint is not null ? $", which the checkpoint '{path}' holds" : $"; no epoch was completed, so the checkpoint '{path}' was not written")
+                    : " (no -CheckpointPath, so nothing was saved to disk)");
+            if (signals?.SignalName is string signal)
+            {
+                string message = $"Training was stopped by {signal} after {result.Epochs.Count} of {options.Epochs} epochs of this run; {kept}.";
+                sink.WriteWarning(message);
+                throw new CommandException(new CommandError("TrainingStoppedBySignal", ErrorKind.OperationStopped, model,
+                    new OperationCanceledException(message + (_p.CheckpointPath is null ? "" : " Run the same command with -Resume to continue."))));
+            }
+            sink.WriteWarning($"Training was stopped after {result.Epochs.Count} of {options.Epochs} epochs; {kept}.");
         }
         sink.WriteObject(model);
     }
+
+    /// <summary>Whether an epoch's loss is far beyond the first epoch's: more than ten times its size above it.</summary>
+    public static bool LossGrewFar(double first, double loss) =>
+        double.IsFinite(first) && loss > first + 10 * Math.Max(Math.Abs(first), 1.0);
 
     /// <summary>The per-epoch verbose line.</summary>
     public static string Describe(EpochRecord r, int lastEpoch)

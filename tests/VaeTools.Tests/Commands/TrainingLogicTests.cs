@@ -29,10 +29,10 @@ public sealed class TrainingLogicTests : IDisposable
     {
         using var stop = new CancellationTokenSource();
         var sink = new RecordingSink();
-        // "Press Ctrl+C" on the first batch report of epoch 2.
-        sink.OnProgress = r => { if (r.ActivityId == TrainingLogic.BatchActivity && r.Activity.StartsWith("Epoch 2 ")) stop.Cancel(); };
         var model = new VaeModel(Config);
         var logic = new TrainingLogic(new TrainingParameters { Epochs = 3, BatchSize = 30 }, FastClock());
+        // "Press Ctrl+C" on the first batch report of epoch 2.
+        sink.OnProgress = r => { if (r.ActivityId == logic.BatchActivity && r.Activity.StartsWith("Epoch 2 ")) stop.Cancel(); };
         logic.Process(sink, model, Data, stop.Token);
 
         Assert.Same(model, sink.Single<VaeModel>());
@@ -59,18 +59,19 @@ public sealed class TrainingLogicTests : IDisposable
         var sink = new RecordingSink();
         var model = new VaeModel(Config);
         // Clock never moves: only the first batch report and the last batch of each epoch get through.
-        new TrainingLogic(new TrainingParameters { Epochs = 3, BatchSize = 20 }, () => frozen).Process(sink, model, Data, CancellationToken.None);
+        var logic = new TrainingLogic(new TrainingParameters { Epochs = 3, BatchSize = 20 }, () => frozen);
+        logic.Process(sink, model, Data, CancellationToken.None);
 
-        var batch = sink.Progress.Where(p => p.ActivityId == TrainingLogic.BatchActivity && !p.Completed).ToList();
+        var batch = sink.Progress.Where(p => p.ActivityId == logic.BatchActivity && !p.Completed).ToList();
         Assert.Equal(1 + 3, batch.Count);
-        Assert.All(batch, p => Assert.Equal(TrainingLogic.EpochActivity, p.ParentActivityId));
+        Assert.All(batch, p => Assert.Equal(logic.EpochActivity, p.ParentActivityId));
         Assert.Equal(new[] { 100, 100, 100 }, batch.Skip(1).Select(p => p.PercentComplete));
         Assert.Contains("Batch 6 of 6", batch[^1].Status); // 120 images / 20
 
-        var epoch = sink.Progress.Where(p => p.ActivityId == TrainingLogic.EpochActivity && !p.Completed).Select(p => p.PercentComplete).ToList();
+        var epoch = sink.Progress.Where(p => p.ActivityId == logic.EpochActivity && !p.Completed).Select(p => p.PercentComplete).ToList();
         Assert.Equal(new[] { 0, 33, 66, 100 }, epoch);
-        Assert.Contains(sink.Progress, p => p.ActivityId == TrainingLogic.EpochActivity && p.Completed);
-        Assert.Contains(sink.Progress, p => p.ActivityId == TrainingLogic.BatchActivity && p.Completed);
+        Assert.Contains(sink.Progress, p => p.ActivityId == logic.EpochActivity && p.Completed);
+        Assert.Contains(sink.Progress, p => p.ActivityId == logic.BatchActivity && p.Completed);
         Assert.Equal(3, sink.Verbose.Count(v => v.StartsWith("Epoch ")));
         Assert.Single(sink.CallingThreads);
     }
@@ -79,8 +80,9 @@ public sealed class TrainingLogicTests : IDisposable
     public void Every_batch_reports_when_the_clock_allows()
     {
         var sink = new RecordingSink();
-        new TrainingLogic(new TrainingParameters { Epochs = 2, BatchSize = 20 }, FastClock()).Process(sink, new VaeModel(Config), Data, CancellationToken.None);
-        Assert.Equal(2 * 6, sink.Progress.Count(p => p.ActivityId == TrainingLogic.BatchActivity && !p.Completed));
+        var logic = new TrainingLogic(new TrainingParameters { Epochs = 2, BatchSize = 20 }, FastClock());
+        logic.Process(sink, new VaeModel(Config), Data, CancellationToken.None);
+        Assert.Equal(2 * 6, sink.Progress.Count(p => p.ActivityId == logic.BatchActivity && !p.Completed));
     }
 
     [Fact]
@@ -159,7 +161,7 @@ public sealed class TrainingLogicTests : IDisposable
             .Process(second, fresh, Data, CancellationToken.None);
         Assert.Empty(second.Errors);
         var resumed = second.Single<VaeModel>();
-        Assert.NotSame(fresh, resumed);
+        Assert.Same(fresh, resumed); // in place (issue 13 item 4): $m | Invoke-VaeTraining -Resume trains $m itself
         Assert.Equal(new[] { 1, 2, 3, 4 }, resumed.History.Select(r => r.Epoch));
 
         // The checkpoint's optimiser and random state were used: same weights as resuming with the core directly,
