@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
 using VaeTools.Imaging;
+using VaeTools.Tests.Model;
 
 namespace VaeTools.Tests.Imaging;
 
@@ -215,7 +216,6 @@ public class PngTests
 
     // ---- cross-checks against Python's zlib (an independent deflate and CRC implementation) ----
 
-    private const string Python = "/usr/bin/python3";
 
     private const string PythonReader = """
 import sys, struct, zlib
@@ -267,15 +267,14 @@ open(sys.argv[1], 'wb').write(png)
 sys.stdout.write(b''.join(pix).hex())
 """;
 
-    private static string? RunPython(string script, params string[] args)
+    private static string RunPython(string script, params string[] args)
     {
-        if (!File.Exists(Python)) return null;
         string dir = Directory.CreateTempSubdirectory("vaetools-py-").FullName;
         try
         {
             string scriptPath = Path.Combine(dir, "s.py");
             File.WriteAllText(scriptPath, script);
-            var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true };
+            var psi = new ProcessStartInfo(Python.Executable) { RedirectStandardOutput = true, RedirectStandardError = true };
             psi.ArgumentList.Add(scriptPath);
             foreach (string a in args) psi.ArgumentList.Add(a);
             using var process = Process.Start(psi)!;
@@ -288,35 +287,33 @@ sys.stdout.write(b''.join(pix).hex())
         finally { Directory.Delete(dir, true); }
     }
 
-    [Theory]
+    [PythonTheory("zlib")]
     [InlineData(PixelFormat.Gray8, 29, 31)]
     [InlineData(PixelFormat.Rgb24, 3, 5)]
     [InlineData(PixelFormat.Rgba32, 17, 9)]
     public void PythonZlibReadsWhatWeWrite(PixelFormat format, int width, int height)
     {
-        if (!File.Exists(Python)) return; // optional cross-check
         string file = Path.Combine(Path.GetTempPath(), $"vaetools-{Guid.NewGuid():N}.png");
         try
         {
             var image = GradientImage(width, height, format);
             PngEncoder.WriteFile(file, image);
-            string? hex = RunPython(PythonReader, file);
+            string hex = RunPython(PythonReader, file);
             Assert.Equal(Convert.ToHexString(image.Pixels).ToLowerInvariant(), hex);
         }
         finally { File.Delete(file); }
     }
 
-    [Theory]
+    [PythonTheory("zlib")]
     [InlineData(0, 29, 31)]
     [InlineData(2, 3, 5)]
     [InlineData(6, 17, 9)]
     public void WeReadWhatPythonWritesWithAllFiveFilters(int colorType, int width, int height)
     {
-        if (!File.Exists(Python)) return; // optional cross-check
         string file = Path.Combine(Path.GetTempPath(), $"vaetools-{Guid.NewGuid():N}.png");
         try
         {
-            string? hex = RunPython(PythonWriter, file, width.ToString(), height.ToString(), colorType.ToString());
+            string hex = RunPython(PythonWriter, file, width.ToString(), height.ToString(), colorType.ToString());
             PixelImage decoded = PngDecoder.ReadFile(file);
             Assert.Equal(width, decoded.Width);
             Assert.Equal(height, decoded.Height);

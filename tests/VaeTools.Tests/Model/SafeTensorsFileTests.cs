@@ -598,6 +598,16 @@ internal sealed class PythonFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A theory that runs only when the Python in <see cref="Python.Executable"/> can import <c>module</c>.</summary>
+internal sealed class PythonTheoryAttribute : TheoryAttribute
+{
+    public PythonTheoryAttribute(string module)
+    {
+        if (!Python.HasModule(module))
+            Skip = $"{Python.Executable} cannot import '{module}', so this cross-check against Python cannot run here.";
+    }
+}
+
 /// <summary>Passes writes through to <c>inner</c> until <c>failAfterBytes</c> have gone by, then fails like a full disk.</summary>
 internal sealed class FailingStream(Stream inner, long failAfterBytes) : Stream
 {
