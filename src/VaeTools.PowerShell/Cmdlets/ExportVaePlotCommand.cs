@@ -34,6 +34,12 @@ public sealed class ExportVaePlotCommand : VaeCmdlet
     public SwitchParameter SamplePixels { get; set; }
 
     [Parameter]
+    public SwitchParameter ShowLabels { get; set; }
+
+    [Parameter]
+    public SwitchParameter Invert { get; set; }
+
+    [Parameter]
     [ValidateRange(1, 10000000)]
     public int? Count { get; set; }
 
@@ -73,6 +79,8 @@ public sealed class ExportVaePlotCommand : VaeCmdlet
         Data = Data,
         TrainData = TrainData,
         SamplePixels = SamplePixels,
+        ShowLabels = ShowLabels,
+        Invert = Invert,
         Count = Count,
         Columns = Columns,
         Temperature = Temperature,

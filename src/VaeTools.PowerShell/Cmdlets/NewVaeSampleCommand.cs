@@ -84,6 +84,12 @@ public sealed class NewVaeSampleCommand : VaeCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    [Parameter]
+    public string? Title { get; set; }
+
+    [Parameter]
+    public SwitchParameter Invert { get; set; }
+
     protected override void ProcessRecord() => Run(() => new SampleLogic(new SampleParameters
     {
         Count = ParameterSetName == PosteriorSet && !IsBound(nameof(Count)) ? DefaultPosteriorSamples : Count,
@@ -96,6 +102,8 @@ public sealed class NewVaeSampleCommand : VaeCmdlet
         OutFile = OutFile is null ? null : ResolvePath(OutFile),
         Columns = IsBound(nameof(Columns)) ? Columns : null,
         PassThru = PassThru,
+        Title = Title,
+        Invert = Invert,
         Grid = ParameterSetName == GridSet ? Grid : null,
         Range = Range,
         Quantile = Quantile,

@@ -35,6 +35,10 @@ public sealed class PlotParameters
     public IDataset? TrainData { get; set; }
     /// <summary>Samples: draw the pixels from p(x | z) instead of showing the decoder's mean.</summary>
     public bool SamplePixels { get; set; }
+    /// <summary>Reconstruction and Data pictures: "Label: N" over each image (or pair).</summary>
+    public bool ShowLabels { get; set; }
+    /// <summary>Pictures: black digits on white instead of white on black.</summary>
+    public bool Invert { get; set; }
     /// <summary>Latent: at most this many points (the first rows); Reconstruction: pairs (default 20); Samples: images (default 100).</summary>
     public int? Count { get; set; }
     /// <summary>Tiles per row of Reconstruction and Samples pictures (default 10).</summary>
@@ -234,14 +238,24 @@ public sealed class PlotLogic
         int count = Math.Min(_p.Count ?? DefaultReconstructions, data.Count);
         var pairs = Reconstructions.Reconstruct(model, data, Enumerable.Range(0, count).ToArray(), random);
         var (h, w) = ImageRecord.ShapeFor(model.Config.InputDim);
-        return ImageGrid.TilePairs(pairs.Originals.Span, pairs.Reconstructions.Span, h, w, new GridOptions { Columns = _p.Columns ?? 10 });
+        var titles = _p.ShowLabels ? GridPicture.LabelTitles(data, count) : null;
+        return GridPicture.Pairs(pairs.Originals, pairs.Reconstructions, h, w, Style(titles));
     }
+
+    /// <summary>How picture kinds draw their grid: -Columns, -Title as the heading, -Invert, and per-cell titles.</summary>
+    private GridStyle Style(IReadOnlyList<string?>? titles = null) => new()
+    {
+        Columns = _p.Columns ?? 10,
+        Heading = string.IsNullOrEmpty(_p.Title) ? null : _p.Title,
+        Titles = titles,
+        Invert = _p.Invert,
+    };
 
     private PixelImage SamplesPicture(VaeModel model, RandomSource random)
     {
         var images = model.Sample(_p.Count ?? DefaultSamples, (float)_p.Temperature, random, _p.SamplePixels);
         var (h, w) = ImageRecord.ShapeFor(model.Config.InputDim);
-        return ImageGrid.Tile(images, h, w, new GridOptions { Columns = _p.Columns ?? 10 });
+        return GridPicture.Tiles(images, h, w, Style());
     }
 
     /// <summary>The first -Count (default 100) images of -Data, tiled -Columns (default 10) to a row.</summary>
@@ -252,7 +266,7 @@ public sealed class PlotLogic
         var images = new Tensor(count, data.Features);
         data.CopyRows(Enumerable.Range(0, count).ToArray(), images.Span, random);
         var (h, w) = ImageRecord.ShapeFor(data.Features);
-        return ImageGrid.Tile(images, h, w, new GridOptions { Columns = _p.Columns ?? 10 });
+        return GridPicture.Tiles(images, h, w, Style(_p.ShowLabels ? GridPicture.LabelTitles(data, count) : null));
     }
 
     private static Action<Stream> Figure(Figure figure, bool svg) => svg ? figure.WriteSvg : figure.WritePng;

@@ -26,6 +26,10 @@ public sealed class SampleParameters
     public int? Columns { get; set; }
     /// <summary>With -OutFile: emit the images too (otherwise nothing is emitted).</summary>
     public bool PassThru { get; set; }
+    /// <summary>With -OutFile: a heading over the grid.</summary>
+    public string? Title { get; set; }
+    /// <summary>With -OutFile: black digits on white instead of white on black.</summary>
+    public bool Invert { get; set; }
 
     /// <summary>Points per side of a manifold grid over a 2-D latent space; null: no grid.</summary>
     public int? Grid { get; set; }
@@ -121,7 +125,12 @@ public sealed class SampleLogic
             {
                 try
                 {
-                    PngEncoder.WriteFile(path, ImageGrid.Tile(images, h, w, new GridOptions { Columns = columns }));
+                    PngEncoder.WriteFile(path, GridPicture.Tiles(images, h, w, new GridStyle
+                    {
+                        Columns = columns,
+                        Heading = string.IsNullOrEmpty(_p.Title) ? null : _p.Title,
+                        Invert = _p.Invert,
+                    }));
                     sink.WriteVerbose($"Wrote '{path}'.");
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)

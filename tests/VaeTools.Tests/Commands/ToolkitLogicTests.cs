@@ -552,6 +552,38 @@ public sealed class ToolkitLogicTests : IDisposable
     }
 
     [Fact]
+    public void Pictures_carry_label_titles_a_heading_and_can_be_black_on_white()
+    {
+        string Path_(string f) => Path.Combine(_dir, f);
+        Assert.Empty(Plot("Reconstruction", "plain.png", Trained.Value, Data, p => p.Count = 6).Errors);
+        Assert.Empty(Plot("Reconstruction", "titled.png", Trained.Value, Data, p => { p.Count = 6; p.ShowLabels = true; p.Title = "Reconstructions"; }).Errors);
+        var plain = PngDecoder.ReadFile(Path_("plain.png"));
+        var titled = PngDecoder.ReadFile(Path_("titled.png"));
+        // Twice the size (so "Label: 7" fits over a pair), a heading band and one title band per row of pairs.
+        var geometry = GridGeometry.ForPairs(6, 28, 28, new GridOptions { Columns = 10, Scale = GridPicture.TitledScale });
+        Assert.Equal(geometry.Padding + 6 * (geometry.CellWidth + geometry.Padding), titled.Width);
+        Assert.Equal(geometry.Padding + geometry.CellHeight + geometry.Padding + 2 * GridAnnotation.BandHeight(1), titled.Height);
+        // The first original, below its title: pixel (r, c) of the digit is the 2 x 2 block at (2r, 2c).
+        int top = GridAnnotation.BandHeight(1) + 2 + GridAnnotation.BandHeight(1);
+        for (int r = 0; r < 28; r += 9)
+            for (int c = 0; c < 28; c += 9)
+                Assert.Equal(plain[2 + r, 2 + c], titled[top + 2 * r + 1, 2 + 2 * c + 1]);
+
+        Assert.Empty(Plot("Data", "white.png", null, Data, p => { p.Count = 4; p.Invert = true; }).Errors);
+        Assert.Empty(Plot("Data", "black.png", null, Data, p => { p.Count = 4; }).Errors);
+        var white = PngDecoder.ReadFile(Path_("white.png"));
+        var black = PngDecoder.ReadFile(Path_("black.png"));
+        for (int r = 0; r < 28; r++)
+            for (int c = 0; c < 28; c++)
+                Assert.InRange(white[2 + r, 2 + c] - (255 - black[2 + r, 2 + c]), -1, 1); // 1 - v rounds to the byte next to 255 - b at most
+
+        // New-VaeSample -OutFile with a heading is still Export-VaePlot Samples' picture.
+        Assert.Empty(Plot("Samples", "headed-plot.png", Trained.Value, null, p => { p.Count = 20; p.Seed = 3; p.Title = "Samples"; p.Invert = true; }).Errors);
+        new SampleLogic(new SampleParameters { Count = 20, Seed = 3, Title = "Samples", Invert = true, OutFile = Path_("headed-sample.png") }).Process(new RecordingSink(), Trained.Value);
+        Assert.Equal(File.ReadAllBytes(Path_("headed-sample.png")), File.ReadAllBytes(Path_("headed-plot.png")));
+    }
+
+    [Fact]
     public void Data_picture_tiles_the_images_themselves_without_a_model()
     {
         var sink = Plot("Data", "digits.png", null, Data, p => { p.Count = 12; p.Columns = 4; });
