@@ -9,16 +9,18 @@ namespace VaeTools.PowerShell.Commands;
 /// Invoke-VaeTraining: trains a model in place and emits it. Model and data both bind from the pipeline by type,
 /// so either may be piped in. Ctrl+C stops after the current batch, leaving the model as of its last completed epoch.
 /// </summary>
-[Cmdlet(VerbsLifecycle.Invoke, "VaeTraining", SupportsShouldProcess = true)]
+[Cmdlet(VerbsLifecycle.Invoke, "VaeTraining", SupportsShouldProcess = true, HelpUri = HelpUri)]
 [OutputType(typeof(VaeModel))]
 public sealed class InvokeVaeTrainingCommand : VaeCmdlet
 {
     private TrainingLogic? _logic;
 
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(VaeModel))]
     public VaeModel? Model { get; set; }
 
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(IDataset))]
     public IDataset? Data { get; set; }
 
     [Parameter]
@@ -38,6 +40,7 @@ public sealed class InvokeVaeTrainingCommand : VaeCmdlet
     public string Optimizer { get; set; } = "Adam";
 
     [Parameter]
+    [DeserializedVaeObject(typeof(IDataset))]
     public IDataset? ValidationData { get; set; }
 
     [Parameter]

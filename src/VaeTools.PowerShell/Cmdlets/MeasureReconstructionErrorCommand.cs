@@ -10,14 +10,16 @@ namespace VaeTools.PowerShell.Commands;
 /// Measure-ReconstructionError: squared error, cross-entropy, KL and ELBO of a model on data (or per class) and, with
 /// -ImportanceSamples K, the importance-sampled log-likelihood with its standard error.
 /// </summary>
-[Cmdlet(VerbsDiagnostic.Measure, "ReconstructionError")]
+[Cmdlet(VerbsDiagnostic.Measure, "ReconstructionError", HelpUri = HelpUri)]
 [OutputType(typeof(ReconstructionMetrics))]
 public sealed class MeasureReconstructionErrorCommand : VaeCmdlet
 {
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(VaeModel))]
     public VaeModel? Model { get; set; }
 
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(IDataset))]
     public IDataset? Data { get; set; }
 
     [Parameter]
