@@ -134,6 +134,10 @@ Describe 'Models, data sets, codes and metrics cross a process job' {
         $bag | Should -Not -BeOfType ([VaeTools.Model.VaeModel])
         ($bag | Measure-ReconstructionError -Data $toy -Seed 1).Elbo | Should -Be ($vae | Measure-ReconstructionError -Data $toy -Seed 1).Elbo
         @(Get-VaeEncoding -Model $bag -Data $toy).Count | Should -Be 300
+        # a data set bag piped into a cmdlet that takes a model and a data set from the pipeline binds as the data
+        $dataBag = [pscustomobject]@{ Description = $toy.Description; SerializedForm = $toy.PSObject.Properties['SerializedForm'].Value }
+        $dataBag.PSObject.TypeNames.Insert(0, 'Deserialized.VaeTools.Data.TensorDataset')
+        ($dataBag | Invoke-VaeTraining -Model $vae.Clone() -Epochs 1 -BatchSize 100 -ThrottleLimit 1).Epochs | Should -Be 1
     }
 
     It 'keeps the serialization types through Import-Module -Force twice and Remove-Module' {
@@ -368,6 +372,7 @@ Describe 'The file cmdlets: wildcards, -LiteralPath, help links and debug detail
     It 'imports what Get-ChildItem pipes in, by its path' {
         @(Get-ChildItem ex -Filter 'p*.safetensors' | Import-Vae).Count | Should -Be 2
         @(Get-ChildItem -LiteralPath (Join-Path $PWD 'ex/[best].safetensors') | Import-Vae).Count | Should -Be 1
+        @([pscustomobject]@{ FullName = (Join-Path $PWD 'ex/p1.safetensors') } | Import-Vae).Count | Should -Be 1
     }
 
     It 'overwrites the one file a wildcard output path matches, and refuses one that matches several' {

@@ -50,9 +50,9 @@ public sealed class ImportVaeCommand : VaeCmdlet
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = Array.Empty<string>();
 
-    /// <summary>Model files taken as they are (no wildcards); Get-ChildItem's output binds here by its PSPath.</summary>
+    /// <summary>Model files taken as they are (no wildcards); Get-ChildItem's output binds here by its PSPath (FullName too).</summary>
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "LiteralPath")]
-    [Alias("PSPath", "LP")]
+    [Alias("PSPath", "LP", "FullName")]
     [ValidateNotNullOrEmpty]
     public string[] LiteralPath { get; set; } = Array.Empty<string>();
 

@@ -157,7 +157,7 @@ public sealed class LatentCodeAdapter : PSPropertyAdapter
     {
         nameof(LatentCode.Mean) or nameof(LatentCode.LogVariance) or nameof(LatentCode.Z) => typeof(float[]).FullName!,
         nameof(LatentCode.Index) => typeof(int).FullName!,
-        nameof(LatentCode.Label) => typeof(int?).FullName!,
+        nameof(LatentCode.Label) => typeof(int?).ToString(),
         _ => typeof(float).FullName!,
     };
 
