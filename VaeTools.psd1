@@ -9,6 +9,9 @@
     Description          = 'Train and analyse variational autoencoders (VAEs) on MNIST from PowerShell: data loading, training with progress and checkpoints, encodings, samples, latent grids and interpolations, reconstruction error and log-likelihood, latent-unit analysis, plots (SVG/PNG), and model files in the safetensors format.'
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
+    # Loaded before the types file, which names their classes (the serialization property and converter).
+    RequiredAssemblies   = @('VaeTools.Core.dll', 'VaeTools.PowerShell.dll')
+    TypesToProcess       = @('VaeTools.Types.ps1xml')
     FormatsToProcess     = @('VaeTools.Format.ps1xml')
     CmdletsToExport      = @(
         'Get-MnistData'

@@ -55,6 +55,7 @@ function Invoke-BuildTask {
         Copy-Item -Destination $ModuleDir
     Copy-Item -Path (Join-Path $Root 'VaeTools.psd1') -Destination $ModuleDir
     Copy-Item -Path (Join-Path $Root 'module/VaeTools.Format.ps1xml') -Destination $ModuleDir
+    Copy-Item -Path (Join-Path $Root 'module/VaeTools.Types.ps1xml') -Destination $ModuleDir
     Copy-Item -Path (Join-Path $Root 'module/en-US/*') -Destination (Join-Path $ModuleDir 'en-US')
 
     $missing = @('VaeTools.PowerShell.dll', 'VaeTools.Core.dll', 'System.Numerics.Tensors.dll') |

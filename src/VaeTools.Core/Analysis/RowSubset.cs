@@ -44,6 +44,8 @@ public sealed class RowSubset : IDataset
     public int Features => Source.Features;
     public string Description { get; }
 
+    public override string ToString() => Description;
+
     public void CopyRows(ReadOnlySpan<int> indices, Span<float> destination, RandomSource? random)
     {
         // Map in small stack chunks so no allocation is needed.

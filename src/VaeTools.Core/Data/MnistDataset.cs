@@ -132,6 +132,9 @@ public sealed class MnistDataset : IDataset
         }
     }
 
+    /// <summary>The description, so that "$data" in PowerShell says what the data set is.</summary>
+    public override string ToString() => Description;
+
     /// <inheritdoc/>
     public int GetLabel(int index)
     {
@@ -194,6 +197,23 @@ public sealed class MnistDataset : IDataset
     /// <summary>The same images with another binarization (the bytes are shared, not copied).</summary>
     public MnistDataset WithBinarization(MnistBinarization binarization)
         => new(_pixels, _labels, Rows, Cols, Subset, Variant, Classes, Limit, binarization);
+
+    /// <summary>
+    /// A data set from the bytes <see cref="Pixels"/> and <see cref="Labels"/> give, with the same description fields
+    /// (how a data set is rebuilt after crossing a process boundary). The arrays are used as they are, not copied.
+    /// </summary>
+    /// <exception cref="ArgumentException">The sizes do not agree (pixels must be labels x rows x cols) or a label is not 0..9.</exception>
+    public static MnistDataset FromBytes(byte[] pixels, byte[] labels, int rows, int cols, MnistSubset subset, MnistVariant variant,
+        IReadOnlyList<int>? classes, int? limit, MnistBinarization binarization)
+    {
+        ArgumentNullException.ThrowIfNull(pixels);
+        ArgumentNullException.ThrowIfNull(labels);
+        if (rows < 1 || cols < 1 || labels.Length < 1 || pixels.LongLength != (long)labels.Length * rows * cols)
+            throw new ArgumentException($"{pixels.LongLength} pixel bytes do not make {labels.Length} images of {rows} x {cols}.", nameof(pixels));
+        for (int i = 0; i < labels.Length; i++)
+            if (labels[i] > 9) throw new ArgumentException($"Label {i} is {labels[i]}; MNIST labels are 0..9.", nameof(labels));
+        return new MnistDataset(pixels, labels, rows, cols, subset, variant, ValidateClasses(classes), limit, binarization);
+    }
 
     /// <summary>
     /// Builds a data set from parsed IDX data, applying the class filter, the first-N limit and the binarization

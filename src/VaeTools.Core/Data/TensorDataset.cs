@@ -54,6 +54,9 @@ public sealed class TensorDataset : IDataset
 
     public string Description => _description;
 
+    /// <summary>The description, so that "$data" in PowerShell says what the data set is.</summary>
+    public override string ToString() => Description;
+
     /// <summary>Copies rows <paramref name="indices"/> into <paramref name="destination"/>; <paramref name="random"/> is not used.</summary>
     public void CopyRows(ReadOnlySpan<int> indices, Span<float> destination, RandomSource? random)
     {

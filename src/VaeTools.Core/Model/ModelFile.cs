@@ -29,6 +29,34 @@ public static class ModelFile
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
+        var (tensors, metadata) = Contents(model, checkpoint);
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full);
+        if (dir is not null && !Directory.Exists(dir))
+            throw new DirectoryNotFoundException($"Cannot write model file '{full}': the folder '{dir}' does not exist.");
+        SafeTensorsFile.Write(full, tensors, metadata);
+    }
+
+    /// <summary>The bytes of the model file <see cref="Save"/> would write (how PowerShell serialization carries a model across processes).</summary>
+    public static byte[] ToBytes(VaeModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var (tensors, metadata) = Contents(model, null);
+        using var stream = new MemoryStream();
+        SafeTensorsFile.Write(stream, tensors, metadata);
+        return stream.ToArray();
+    }
+
+    /// <summary>A model from the bytes of a model file (<see cref="ToBytes"/>); <paramref name="source"/> names them in errors.</summary>
+    public static VaeModel FromBytes(byte[] bytes, string source)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        using var stream = new MemoryStream(bytes, writable: false);
+        return FromContent(SafeTensorsFile.Read(stream, source), source).Model;
+    }
+
+    private static (List<SafeTensor> Tensors, Dictionary<string, string> Metadata) Contents(VaeModel model, TrainingCheckpoint? checkpoint)
+    {
         // Files hold PyTorch's [out x in] for every weight; input-major weights are transposed on the way out and in.
         var tensors = model.Parameters.Select(p => SafeTensor.FromTensor(p.Name, p.InputMajor ? p.Value.Transpose() : p.Value)).ToList();
         var metadata = new Dictionary<string, string>
@@ -45,11 +73,7 @@ public static class ModelFile
             metadata["optimizer"] = JsonSerializer.Serialize(new OptimizerInfo(checkpoint.Optimizer, checkpoint.LearningRate, checkpoint.Steps), VaeConfig.JsonOptions);
             metadata["random_state"] = JsonSerializer.Serialize(checkpoint.RandomStates.Select(s => s.Select(w => w.ToString(CultureInfo.InvariantCulture)).ToArray()));
         }
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full);
-        if (dir is not null && !Directory.Exists(dir))
-            throw new DirectoryNotFoundException($"Cannot write model file '{full}': the folder '{dir}' does not exist.");
-        SafeTensorsFile.Write(full, tensors, metadata);
+        return (tensors, metadata);
     }
 
     /// <summary>Reads a model written by <see cref="Save"/>; any problem is a <see cref="ModelFileException"/> naming the file.</summary>
@@ -61,7 +85,11 @@ public static class ModelFile
         var full = Path.GetFullPath(path);
         if (Directory.Exists(full)) throw new ModelFileException(full, $"Cannot read model file '{full}': it is a folder, not a file. Give the path of a model file (e.g. '{Path.Combine(full, "model.safetensors")}').");
         if (!File.Exists(full)) throw new FileNotFoundException($"Model file '{full}' does not exist.", full);
-        var content = SafeTensorsFile.Read(full);
+        return FromContent(SafeTensorsFile.Read(full), full);
+    }
+
+    private static (VaeModel Model, TrainingCheckpoint? Checkpoint) FromContent(SafeTensorsContent content, string full)
+    {
         ModelFileException Bad(string reason) => new(full, $"Cannot read model file '{full}': {reason}");
 
         if (!content.Metadata.TryGetValue("format", out var format) || format != FormatTag)

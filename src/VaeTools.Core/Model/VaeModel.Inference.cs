@@ -13,8 +13,8 @@ public sealed partial class VaeModel
     private (Graph Graph, InputNode X, Node Mean, Node LogVariance)? _encoder;
     private (Graph Graph, InputNode Z, Node MeanImage, Node? LogVariance)? _decoder;
 
-    /// <summary>Threads used by inference; results do not depend on it.</summary>
-    public WorkerPool InferencePool { get; set; } = WorkerPool.Single;
+    /// <summary>Threads used by inference; results do not depend on it. Internal: not part of a model's public surface.</summary>
+    internal WorkerPool InferencePool { get; set; } = WorkerPool.Single;
 
     /// <summary>mu(x) and log sigma^2(x) for every row of <paramref name="data"/>, in batches.</summary>
     public LatentEncoding Encode(IDataset data, int batchSize = 1000, RandomSource? random = null)

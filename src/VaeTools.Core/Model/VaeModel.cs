@@ -107,6 +107,23 @@ public sealed partial class VaeModel
     /// <summary>Total number of trainable values.</summary>
     public long ParameterCount => Parameters.Sum(p => (long)p.Value.Length);
 
+    // Summary properties: what the PowerShell views show, so Where-Object, Sort-Object and Select-Object see them too.
+
+    /// <summary>The configuration in one line, e.g. "784-400-20 Relu Bernoulli" (<see cref="VaeConfig.ToString"/>).</summary>
+    public string Architecture => Config.ToString();
+
+    /// <summary>Epochs trained so far (the length of <see cref="History"/>).</summary>
+    public int Epochs => _history.Count;
+
+    /// <summary>Training loss of the last epoch, or null before any training.</summary>
+    public double? TrainLoss => _history.Count > 0 ? _history[^1].TrainLoss : null;
+
+    /// <summary>Validation loss of the last epoch, or null (never trained, or trained without validation data).</summary>
+    public double? TestLoss => _history.Count > 0 ? _history[^1].TestLoss : null;
+
+    /// <summary>The seed the initial weights were drawn with (<see cref="VaeConfig.Seed"/>).</summary>
+    public ulong Seed => Config.Seed;
+
     internal void AppendHistory(EpochRecord record) => _history.Add(record);
     internal void ReplaceHistory(IEnumerable<EpochRecord> records)
     {

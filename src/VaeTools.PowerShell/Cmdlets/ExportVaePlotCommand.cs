@@ -9,7 +9,7 @@ namespace VaeTools.PowerShell.Commands;
 /// Export-VaePlot: writes a picture of a model as SVG or PNG (by the extension of -Path), atomically: the latent
 /// scatter, the learning curve, reconstruction error per label, reconstructions, or samples.
 /// </summary>
-[Cmdlet(VerbsData.Export, "VaePlot", SupportsShouldProcess = true)]
+[Cmdlet(VerbsData.Export, "VaePlot", SupportsShouldProcess = true, DefaultParameterSetName = "Path", HelpUri = HelpUri)]
 [OutputType(typeof(FileInfo))]
 public sealed class ExportVaePlotCommand : VaeCmdlet
 {
@@ -17,17 +17,27 @@ public sealed class ExportVaePlotCommand : VaeCmdlet
     [ValidateSet("Latent", "LearningCurve", "ReconstructionError", "Reconstruction", "Samples", "Data")]
     public string Kind { get; set; } = "Latent";
 
-    [Parameter(Mandatory = true, Position = 1)]
+    /// <summary>The picture to write (.svg or .png); wildcards must match exactly one existing file.</summary>
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = "Path")]
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
+    /// <summary>The picture to write, taken as it is (no wildcards).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = "LiteralPath")]
+    [Alias("PSPath", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string LiteralPath { get; set; } = "";
+
     [Parameter(ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(VaeModel))]
     public VaeModel? Model { get; set; }
 
     [Parameter(ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(IDataset))]
     public IDataset? Data { get; set; }
 
     [Parameter]
+    [DeserializedVaeObject(typeof(IDataset))]
     public IDataset? TrainData { get; set; }
 
     [Parameter]
@@ -75,7 +85,7 @@ public sealed class ExportVaePlotCommand : VaeCmdlet
     protected override void ProcessRecord() => Run(() => new PlotLogic(new PlotParameters
     {
         Kind = Kind,
-        Path = ResolvePath(Path),
+        Path = ParameterSetName == "LiteralPath" ? ResolveOutputPath(LiteralPath, true, nameof(LiteralPath)) : ResolveOutputPath(Path, false, nameof(Path)),
         Data = Data,
         TrainData = TrainData,
         SamplePixels = SamplePixels,

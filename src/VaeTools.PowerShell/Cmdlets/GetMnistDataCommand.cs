@@ -5,7 +5,7 @@ using VaeTools.PowerShell.Logic;
 namespace VaeTools.PowerShell.Commands;
 
 /// <summary>Get-MnistData: loads MNIST or Fashion-MNIST as one data set object, or with -AsImage one object per image.</summary>
-[Cmdlet(VerbsCommon.Get, "MnistData")]
+[Cmdlet(VerbsCommon.Get, "MnistData", HelpUri = HelpUri)]
 [OutputType(typeof(MnistDataset), typeof(ImageRecord))]
 public sealed class GetMnistDataCommand : VaeCmdlet
 {
@@ -47,7 +47,7 @@ public sealed class GetMnistDataCommand : VaeCmdlet
     {
         Subset = Subset,
         Variant = Variant,
-        Path = Path is null ? null : ResolvePath(Path),
+        Path = Path is null ? null : ResolveOutputPath(Path, false, nameof(Path)),
         Classes = Classes,
         Count = Count,
         Binarize = Binarize,

@@ -7,7 +7,7 @@ using VaeTools.PowerShell.Logic;
 namespace VaeTools.PowerShell.Commands;
 
 /// <summary>Get-VaeEncoding: the latent code of every image of a data set or of piped image objects, streamed.</summary>
-[Cmdlet(VerbsCommon.Get, "VaeEncoding", DefaultParameterSetName = DataSet)]
+[Cmdlet(VerbsCommon.Get, "VaeEncoding", DefaultParameterSetName = DataSet, HelpUri = HelpUri)]
 [OutputType(typeof(LatentCode), typeof(Tensor))]
 public sealed class GetVaeEncodingCommand : VaeCmdlet
 {
@@ -15,12 +15,15 @@ public sealed class GetVaeEncodingCommand : VaeCmdlet
     private EncodingLogic? _logic;
 
     [Parameter(Mandatory = true, Position = 0)]
+    [DeserializedVaeObject(typeof(VaeModel))]
     public VaeModel? Model { get; set; }
 
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = DataSet)]
+    [DeserializedVaeObject(typeof(IDataset))]
     public IDataset? Data { get; set; }
 
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ImageSet)]
+    [DeserializedVaeObject(typeof(ImageRecord))]
     public ImageRecord[]? Image { get; set; }
 
     [Parameter]
@@ -41,7 +44,7 @@ public sealed class GetVaeEncodingCommand : VaeCmdlet
     protected override void ProcessRecord() => Run(() =>
     {
         if (Data is not null) _logic!.ProcessData(this, Data, StopToken);
-        foreach (var image in Image ?? Array.Empty<ImageRecord>()) _logic!.ProcessImage(this, image);
+        if (Image is not null) _logic!.ProcessImages(this, Image);
     });
 
     protected override void EndProcessing() => Run(() => _logic!.End(this));

@@ -5,7 +5,7 @@ using VaeTools.PowerShell.Logic;
 namespace VaeTools.PowerShell.Commands;
 
 /// <summary>Get-VaeToyData: the spec's 2-D Gaussian toy data set (axis-aligned or rotated) as one data set object.</summary>
-[Cmdlet(VerbsCommon.Get, "VaeToyData")]
+[Cmdlet(VerbsCommon.Get, "VaeToyData", HelpUri = HelpUri)]
 [OutputType(typeof(TensorDataset))]
 public sealed class GetVaeToyDataCommand : VaeCmdlet
 {

@@ -10,16 +10,18 @@ namespace VaeTools.PowerShell.Commands;
 /// so either may be piped in. Ctrl+C, SIGINT and SIGTERM stop after the current batch, leaving the model (and the
 /// checkpoint) as of its last completed epoch.
 /// </summary>
-[Cmdlet(VerbsLifecycle.Invoke, "VaeTraining", SupportsShouldProcess = true)]
+[Cmdlet(VerbsLifecycle.Invoke, "VaeTraining", SupportsShouldProcess = true, HelpUri = HelpUri)]
 [OutputType(typeof(VaeModel))]
 public sealed class InvokeVaeTrainingCommand : VaeCmdlet
 {
     private TrainingLogic? _logic;
 
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(VaeModel))]
     public VaeModel? Model { get; set; }
 
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(IDataset))]
     public IDataset? Data { get; set; }
 
     [Parameter]
@@ -39,6 +41,7 @@ public sealed class InvokeVaeTrainingCommand : VaeCmdlet
     public string Optimizer { get; set; } = "Adam";
 
     [Parameter]
+    [DeserializedVaeObject(typeof(IDataset))]
     public IDataset? ValidationData { get; set; }
 
     [Parameter]

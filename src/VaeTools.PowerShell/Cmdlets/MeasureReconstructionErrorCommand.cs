@@ -10,20 +10,23 @@ namespace VaeTools.PowerShell.Commands;
 /// Measure-ReconstructionError: squared error, cross-entropy, KL and ELBO of a model on data (or per class) and, with
 /// -ImportanceSamples K, the importance-sampled log-likelihood with its standard error.
 /// </summary>
-[Cmdlet(VerbsDiagnostic.Measure, "ReconstructionError", DefaultParameterSetName = ModelSet)]
+[Cmdlet(VerbsDiagnostic.Measure, "ReconstructionError", DefaultParameterSetName = ModelSet, HelpUri = HelpUri)]
 [OutputType(typeof(ReconstructionMetrics))]
 public sealed class MeasureReconstructionErrorCommand : VaeCmdlet
 {
     private const string ModelSet = "Model", MeanImageSet = "MeanImage";
 
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ModelSet)]
+    [DeserializedVaeObject(typeof(VaeModel))]
     public VaeModel? Model { get; set; }
 
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(IDataset))]
     public IDataset? Data { get; set; }
 
     /// <summary>The baseline instead of a model: every image predicted by this data set's mean image.</summary>
     [Parameter(Mandatory = true, ParameterSetName = MeanImageSet)]
+    [DeserializedVaeObject(typeof(IDataset))]
     public IDataset? MeanImageOf { get; set; }
 
     [Parameter]

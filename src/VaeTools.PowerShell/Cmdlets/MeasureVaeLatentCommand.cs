@@ -6,14 +6,16 @@ using VaeTools.PowerShell.Logic;
 namespace VaeTools.PowerShell.Commands;
 
 /// <summary>Measure-VaeLatent: per latent dimension, the mean KL, the variance of the posterior mean, and whether it is active.</summary>
-[Cmdlet(VerbsDiagnostic.Measure, "VaeLatent")]
+[Cmdlet(VerbsDiagnostic.Measure, "VaeLatent", HelpUri = HelpUri)]
 [OutputType(typeof(LatentDimension))]
 public sealed class MeasureVaeLatentCommand : VaeCmdlet
 {
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(VaeModel))]
     public VaeModel? Model { get; set; }
 
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(IDataset))]
     public IDataset? Data { get; set; }
 
     [Parameter]

@@ -5,16 +5,24 @@ using VaeTools.PowerShell.Logic;
 namespace VaeTools.PowerShell.Commands;
 
 /// <summary>Export-Vae: writes a model (weights, configuration, history) to a safetensors file, atomically.</summary>
-[Cmdlet(VerbsData.Export, "Vae", SupportsShouldProcess = true)]
+[Cmdlet(VerbsData.Export, "Vae", SupportsShouldProcess = true, DefaultParameterSetName = "Path", HelpUri = HelpUri)]
 [OutputType(typeof(FileInfo))]
 public sealed class ExportVaeCommand : VaeCmdlet
 {
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(VaeModel))]
     public VaeModel? Model { get; set; }
 
-    [Parameter(Mandatory = true, Position = 0)]
+    /// <summary>The file to write; wildcards must match exactly one existing file.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet)]
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
+
+    /// <summary>The file to write, taken as it is (no wildcards).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet)]
+    [Alias("PSPath", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string LiteralPath { get; set; } = "";
 
     [Parameter]
     public SwitchParameter NoClobber { get; set; }
@@ -22,21 +30,37 @@ public sealed class ExportVaeCommand : VaeCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
-    protected override void ProcessRecord() => Run(() => ModelFileLogic.Export(this, Model, ResolvePath(Path), NoClobber, PassThru));
-}
-
-/// <summary>Import-Vae: reads a model file written by Export-Vae (or a training checkpoint).</summary>
-[Cmdlet(VerbsData.Import, "Vae")]
-[OutputType(typeof(VaeModel))]
-public sealed class ImportVaeCommand : VaeCmdlet
-{
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("FullName")]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = Array.Empty<string>();
+    private const string PathSet = "Path", LiteralPathSet = "LiteralPath";
 
     protected override void ProcessRecord() => Run(() =>
     {
-        foreach (var p in Path) ModelFileLogic.Import(this, ResolvePath(p));
+        bool literal = ParameterSetName == LiteralPathSet;
+        string path = ResolveOutputPath(literal ? LiteralPath : Path, literal, literal ? nameof(LiteralPath) : nameof(Path));
+        ModelFileLogic.Export(this, Model, path, NoClobber, PassThru);
+    });
+}
+
+/// <summary>Import-Vae: reads a model file written by Export-Vae (or a training checkpoint).</summary>
+[Cmdlet(VerbsData.Import, "Vae", DefaultParameterSetName = "Path", HelpUri = HelpUri)]
+[OutputType(typeof(VaeModel))]
+public sealed class ImportVaeCommand : VaeCmdlet
+{
+    /// <summary>Model files; wildcards resolve to every matching file (one model each).</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "Path")]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = Array.Empty<string>();
+
+    /// <summary>Model files taken as they are (no wildcards); Get-ChildItem's output binds here by its PSPath (FullName too).</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = "LiteralPath")]
+    [Alias("PSPath", "LP", "FullName")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = Array.Empty<string>();
+
+    protected override void ProcessRecord() => Run(() =>
+    {
+        bool literal = ParameterSetName == "LiteralPath";
+        foreach (var p in literal ? LiteralPath : Path)
+            foreach (var file in ResolveInputPaths(p, literal, literal ? nameof(LiteralPath) : nameof(Path)))
+                ModelFileLogic.Import(this, file);
     });
 }

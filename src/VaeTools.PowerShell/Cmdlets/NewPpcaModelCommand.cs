@@ -6,11 +6,12 @@ using VaeTools.PowerShell.Logic;
 namespace VaeTools.PowerShell.Commands;
 
 /// <summary>New-PpcaModel: probabilistic PCA fitted in closed form to a data set, emitted as a model the other cmdlets take.</summary>
-[Cmdlet(VerbsCommon.New, "PpcaModel")]
+[Cmdlet(VerbsCommon.New, "PpcaModel", HelpUri = HelpUri)]
 [OutputType(typeof(VaeModel))]
 public sealed class NewPpcaModelCommand : VaeCmdlet
 {
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(IDataset))]
     public IDataset? Data { get; set; }
 
     [Parameter(Position = 0)]

@@ -6,13 +6,14 @@ using VaeTools.PowerShell.Logic;
 namespace VaeTools.PowerShell.Commands;
 
 /// <summary>New-Vae: creates an untrained model, sized to a data set piped in or to -InputDim (default 784).</summary>
-[Cmdlet(VerbsCommon.New, "Vae")]
+[Cmdlet(VerbsCommon.New, "Vae", HelpUri = HelpUri)]
 [OutputType(typeof(VaeModel))]
 public sealed class NewVaeCommand : VaeCmdlet
 {
     private NewVaeLogic? _logic;
 
     [Parameter(ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(IDataset))]
     public IDataset? Data { get; set; }
 
     [Parameter(Position = 0)]

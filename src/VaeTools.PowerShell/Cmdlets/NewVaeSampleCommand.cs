@@ -10,7 +10,7 @@ namespace VaeTools.PowerShell.Commands;
 /// New-VaeSample: images decoded from prior samples (default), from a grid over a 2-D latent space (-Grid) or
 /// along the line between two images' codes (-From/-To); as objects, one tensor, or a PNG grid (-OutFile).
 /// </summary>
-[Cmdlet(VerbsCommon.New, "VaeSample", SupportsShouldProcess = true, DefaultParameterSetName = PriorSet)]
+[Cmdlet(VerbsCommon.New, "VaeSample", SupportsShouldProcess = true, DefaultParameterSetName = PriorSet, HelpUri = HelpUri)]
 [OutputType(typeof(ImageRecord), typeof(Tensor))]
 public sealed class NewVaeSampleCommand : VaeCmdlet
 {
@@ -20,6 +20,7 @@ public sealed class NewVaeSampleCommand : VaeCmdlet
     private const string PriorSet = "Prior", GridSet = "Grid", InterpolationSet = "Interpolation", PosteriorSet = "Posterior";
 
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(VaeModel))]
     public VaeModel? Model { get; set; }
 
     [Parameter(Position = 0, ParameterSetName = PriorSet)]
@@ -40,6 +41,7 @@ public sealed class NewVaeSampleCommand : VaeCmdlet
     public SwitchParameter SamplePixels { get; set; }
 
     [Parameter(Mandatory = true, ParameterSetName = PosteriorSet)]
+    [DeserializedVaeObject(typeof(IDataset))]
     public IDataset? PosteriorOf { get; set; }
 
     [Parameter(Mandatory = true, ParameterSetName = GridSet)]
@@ -55,6 +57,7 @@ public sealed class NewVaeSampleCommand : VaeCmdlet
 
     [Parameter(ParameterSetName = GridSet)]
     [Parameter(ParameterSetName = InterpolationSet)]
+    [DeserializedVaeObject(typeof(IDataset))]
     public IDataset? Data { get; set; }
 
     [Parameter(Mandatory = true, ParameterSetName = InterpolationSet)]
@@ -99,7 +102,7 @@ public sealed class NewVaeSampleCommand : VaeCmdlet
         SamplePixels = SamplePixels,
         PosteriorOf = PosteriorOf,
         AsTensor = AsTensor,
-        OutFile = OutFile is null ? null : ResolvePath(OutFile),
+        OutFile = OutFile is null ? null : ResolveOutputPath(OutFile, false, nameof(OutFile)),
         Columns = IsBound(nameof(Columns)) ? Columns : null,
         PassThru = PassThru,
         Title = Title,
@@ -113,6 +116,13 @@ public sealed class NewVaeSampleCommand : VaeCmdlet
         Steps = Steps,
     }).Process(this, Model));
 
-    /// <summary>The object behind a PSObject wrapper (how PowerShell may pass values to an [object] parameter).</summary>
-    private static object? Unwrap(object? value) => value is PSObject ps ? ps.BaseObject : value;
+    /// <summary>
+    /// The object behind a PSObject wrapper (how PowerShell may pass values to an [object] parameter); a deserialized
+    /// image or code (from Start-Job or Import-Clixml) is rebuilt.
+    /// </summary>
+    private static object? Unwrap(object? value)
+    {
+        value = VaeSerialization.Restore(value);
+        return value is PSObject ps ? ps.BaseObject : value;
+    }
 }

@@ -59,6 +59,9 @@ public interface ICommandSink
 
     void WriteVerbose(string message);
 
+    /// <summary>Detail for -Debug (sizes, chunking, what was resolved); ignored unless a sink shows it.</summary>
+    void WriteDebug(string message) { }
+
     void WriteWarning(string message);
 
     void WriteProgress(ProgressReport report);

@@ -14,20 +14,19 @@ public sealed class EncodingParameters
     public bool Sample { get; set; }
     /// <summary>Seed of the z draws (and of Bernoulli-sampled data); null: a fresh seed.</summary>
     public ulong? Seed { get; set; }
-    /// <summary>Images encoded per forward pass; objects leave after each chunk.</summary>
+    /// <summary>Images encoded per forward pass (of a data set, or of an array of images given at once); objects leave after each chunk.</summary>
     public int ChunkSize { get; set; } = 1000;
 }
 
 /// <summary>
-/// Get-VaeEncoding: encodes data sets (in chunks, emitting as it goes) or piped <see cref="ImageRecord"/>s
-/// (buffered into chunks, the rest at the end).
+/// Get-VaeEncoding: encodes data sets (in chunks, emitting as it goes) or piped <see cref="ImageRecord"/>s (each
+/// input's codes emitted before the next input is read).
 /// </summary>
 public sealed class EncodingLogic
 {
     private readonly VaeModel _model;
     private readonly EncodingParameters _p;
     private readonly RandomSource _random;
-    private readonly List<ImageRecord> _images = new();
     private readonly List<float[]> _tensorRows = new(); // -AsTensor with images: all codes, emitted at the end
 
     public EncodingLogic(VaeModel model, EncodingParameters parameters)
@@ -57,6 +56,7 @@ public sealed class EncodingLogic
         {
             if (cancellation.IsCancellationRequested) return;
             int count = Math.Min(chunk, data.Count - start);
+            sink.WriteDebug($"Encoding rows {start}..{start + count - 1} of {data.Description} in one pass ({count} x {data.Features} into {count} x {_model.Config.LatentDim}).");
             var view = RowSubset.Range(data, start, count);
             var (enc, z) = Encode(view);
             if (all is not null)
@@ -77,18 +77,32 @@ public sealed class EncodingLogic
         if (all is not null) sink.WriteObject(all);
     }
 
-    /// <summary>Takes one piped image; encodes when a chunk is full.</summary>
-    public void ProcessImage(ICommandSink sink, ImageRecord image)
+    /// <summary>
+    /// Encodes the images of one pipeline input (one image, or an array bound at once) and emits their codes before
+    /// returning, so each code leaves before the next input is read (-PipelineVariable pairs it with its image). The
+    /// images of one input are encoded as one batch, in chunks of <see cref="EncodingParameters.ChunkSize"/>.
+    /// With -AsTensor the codes are kept for the one tensor <see cref="End"/> emits.
+    /// </summary>
+    public void ProcessImages(ICommandSink sink, IReadOnlyList<ImageRecord> images)
     {
-        if (!WidthMatches(sink, image.Pixels.Length, image, $"image {image.Index}")) return;
-        _images.Add(image);
-        if (_images.Count >= Math.Max(1, _p.ChunkSize)) Flush(sink);
+        var batch = new List<ImageRecord>(images.Count);
+        foreach (var image in images)
+        {
+            if (image is null) continue;
+            if (WidthMatches(sink, image.Pixels.Length, image, $"image {image.Index}")) batch.Add(image);
+        }
+        int chunk = Math.Max(1, _p.ChunkSize);
+        if (batch.Count > 1) sink.WriteDebug($"Encoding {batch.Count} images given at once in passes of up to {chunk}.");
+        for (int start = 0; start < batch.Count; start += chunk)
+            Encode(sink, batch.GetRange(start, Math.Min(chunk, batch.Count - start)));
     }
 
-    /// <summary>Encodes the images still buffered; with -AsTensor emits the one tensor of all piped images.</summary>
+    /// <summary>Takes one piped image and emits its code at once.</summary>
+    public void ProcessImage(ICommandSink sink, ImageRecord image) => ProcessImages(sink, new[] { image });
+
+    /// <summary>With -AsTensor, emits the one tensor of all piped images.</summary>
     public void End(ICommandSink sink)
     {
-        Flush(sink);
         if (_p.AsTensor && _tensorRows.Count > 0)
         {
             int p = _model.Config.LatentDim;
@@ -98,19 +112,18 @@ public sealed class EncodingLogic
         }
     }
 
-    private void Flush(ICommandSink sink)
+    private void Encode(ICommandSink sink, List<ImageRecord> images)
     {
-        if (_images.Count == 0) return;
+        if (images.Count == 0) return;
         int d = _model.Config.InputDim;
-        var x = new Tensor(_images.Count, d);
-        for (int i = 0; i < _images.Count; i++) _images[i].Pixels.CopyTo(x.Row(i));
-        var (enc, z) = Encode(new TensorDataset(x, labels: null, $"{_images.Count} piped images"));
-        for (int i = 0; i < _images.Count; i++)
+        var x = new Tensor(images.Count, d);
+        for (int i = 0; i < images.Count; i++) images[i].Pixels.CopyTo(x.Row(i));
+        var (enc, z) = Encode(new TensorDataset(x, labels: null, images.Count == 1 ? $"image {images[0].Index}" : $"{images.Count} piped images"));
+        for (int i = 0; i < images.Count; i++)
         {
             if (_p.AsTensor) _tensorRows.Add(z.Row(i).ToArray());
-            else sink.WriteObject(Code(_images[i].Index, _images[i].Label, enc, z, i));
+            else sink.WriteObject(Code(images[i].Index, images[i].Label, enc, z, i));
         }
-        _images.Clear();
     }
 
     private (LatentEncoding Encoding, Tensor Z) Encode(IDataset data)

@@ -31,6 +31,7 @@ public static class ModelFileLogic
             return;
         }
         sink.WriteVerbose($"Wrote '{path}'.");
+        sink.WriteDebug($"'{path}': {new FileInfo(path).Length} bytes, {model.Parameters.Count} tensors, config {model.Config.ToJson()}.");
         if (passThru) sink.WriteObject(new FileInfo(path));
     }
 
@@ -58,6 +59,7 @@ public static class ModelFileLogic
             return;
         }
         sink.WriteVerbose($"Read {model} from '{path}'.");
+        sink.WriteDebug($"'{path}': {new FileInfo(path).Length} bytes, {model.Parameters.Count} tensors, config {model.Config.ToJson()}.");
         sink.WriteObject(model);
     }
 }

@@ -82,6 +82,7 @@ public sealed class NewVaeLogic
         }
         foreach (var warning in Warnings(model.Config)) sink.WriteWarning(warning);
         sink.WriteVerbose($"Created {model}, seed {model.Config.Seed}.");
+        sink.WriteDebug($"Configuration: {model.Config.ToJson()}.");
         sink.WriteObject(model);
     }
 

@@ -33,6 +33,9 @@ public sealed class ImageRecord
     public int Height { get; }
     public int Width { get; }
 
+    /// <summary>"Height x Width", e.g. "28 x 28" (the Size column of the table view).</summary>
+    public string Size => $"{Height} x {Width}";
+
     /// <summary>Mean pixel value: a quick brightness figure for Where-Object filters.</summary>
     public double MeanPixel => Pixels.Length == 0 ? 0 : Pixels.Average();
 
@@ -61,7 +64,10 @@ public sealed class ImageRecord
 
 /// <summary>
 /// The latent code of one image (Get-VaeEncoding): the posterior mean and log-variance, the code used
-/// (<see cref="Z"/>: the mean, or a draw with -Sample) and Z1 / Z2 shortcuts for 2-D latents and CSV files.
+/// (<see cref="Z"/>: the mean, or a draw with -Sample). PowerShell sees it through its type adapter
+/// (Commands.LatentCodeAdapter): the properties it lists are <see cref="Columns"/>, Index, Label, Z1..ZP, Mu1..MuP,
+/// LogVar1..LogVarP (one CSV column per latent dimension, whatever P is); the arrays are read by name
+/// (<c>$code.Z</c>, <c>$code.Mean</c>) but not listed, so Export-Csv writes no "System.Single[]".
 /// </summary>
 public sealed class LatentCode
 {
@@ -75,6 +81,7 @@ public sealed class LatentCode
     }
 
     public int Index { get; }
+
     public int? Label { get; }
 
     /// <summary>mu(x), P values.</summary>
@@ -91,6 +98,23 @@ public sealed class LatentCode
 
     /// <summary>Second coordinate of <see cref="Z"/>, or null for a 1-D latent.</summary>
     public float? Z2 => Z.Length > 1 ? Z[1] : null;
+
+    /// <summary>
+    /// The flat columns of this code, in order: Index, Label, Z1..ZP, Mu1..MuP, LogVar1..LogVarP (P = the latent size),
+    /// what PowerShell shows as properties and Export-Csv writes as columns.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, object?>> Columns()
+    {
+        var columns = new List<KeyValuePair<string, object?>>(2 + 3 * Z.Length)
+        {
+            new(nameof(Index), Index),
+            new(nameof(Label), Label),
+        };
+        for (int i = 0; i < Z.Length; i++) columns.Add(new($"Z{i + 1}", Z[i]));
+        for (int i = 0; i < Mean.Length; i++) columns.Add(new($"Mu{i + 1}", Mean[i]));
+        for (int i = 0; i < LogVariance.Length; i++) columns.Add(new($"LogVar{i + 1}", LogVariance[i]));
+        return columns;
+    }
 
     public override string ToString() => $"Code {Index}: ({string.Join(", ", Z.Select(v => v.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)))})";
 }

@@ -198,7 +198,7 @@ public sealed class CommandLogicTests : IDisposable
     }
 
     [Fact]
-    public void Piped_images_are_encoded_in_chunks_as_they_arrive_and_match_the_data_set_encoding()
+    public void Each_piped_image_is_encoded_before_the_next_arrives_and_matches_the_data_set_encoding()
     {
         var model = new VaeModel(Config);
         var images = Enumerable.Range(0, 10).Select(i => ImageRecord.FromDataset(Data, i, null)).ToList();
@@ -207,12 +207,52 @@ public sealed class CommandLogicTests : IDisposable
         logic.Begin(sink);
         var seenAfter = new List<int>();
         foreach (var image in images) { logic.ProcessImage(sink, image); seenAfter.Add(sink.Output.Count); }
-        Assert.Equal(new[] { 0, 0, 0, 4, 4, 4, 4, 8, 8, 8 }, seenAfter); // streamed: a chunk leaves when full
+        Assert.Equal(Enumerable.Range(1, 10), seenAfter); // streamed: one input, one code, at once (was 0,0,0,4,...: collected)
         logic.End(sink);
         var codes = sink.Output.Cast<LatentCode>().ToList();
         var expected = model.Encode(Data).Mean;
         Assert.Equal(Enumerable.Range(0, 10), codes.Select(c => c.Index));
         for (int i = 0; i < 10; i++) Assert.Equal(expected.Row(i).ToArray(), codes[i].Mean);
+    }
+
+    [Fact]
+    public void An_array_of_images_given_at_once_is_encoded_in_chunks_and_all_its_codes_leave_before_the_call_returns()
+    {
+        var model = new VaeModel(Config);
+        var images = Enumerable.Range(0, 10).Select(i => ImageRecord.FromDataset(Data, i, null)).ToArray();
+        var sink = new RecordingSink();
+        var logic = new EncodingLogic(model, new EncodingParameters { ChunkSize = 4 });
+        logic.Begin(sink);
+        logic.ProcessImages(sink, images);
+        Assert.Equal(10, sink.Output.Count);
+        var expected = model.Encode(Data).Mean;
+        var codes = sink.Output.Cast<LatentCode>().ToList();
+        for (int i = 0; i < 10; i++) Assert.Equal(expected.Row(i).ToArray(), codes[i].Mean);
+        logic.End(sink);
+        Assert.Equal(10, sink.Output.Count);
+    }
+
+    [Fact]
+    public void Debug_detail_says_how_a_data_set_is_cut_into_passes_and_what_a_model_file_holds()
+    {
+        var sink = new RecordingSink();
+        var logic = new EncodingLogic(new VaeModel(Config), new EncodingParameters { ChunkSize = 12 });
+        logic.Begin(sink);
+        logic.ProcessData(sink, Data, CancellationToken.None);
+        Assert.Equal(3, sink.Debug.Count(m => m.StartsWith("Encoding rows", StringComparison.Ordinal))); // 30 rows in passes of 12
+        Assert.Contains(sink.Debug, m => m.Contains("rows 24..29"));
+        string path = Path.Combine(_dir, "debug.safetensors");
+        ModelFileLogic.Export(sink, new VaeModel(Config), path, noClobber: false, passThru: false);
+        Assert.Contains(sink.Debug, m => m.Contains(new FileInfo(path).Length + " bytes") && m.Contains("\"LatentDim\":2"));
+    }
+
+    [Fact]
+    public void A_latent_code_has_one_column_per_dimension_for_Z_Mu_and_LogVar_in_order()
+    {
+        var code = new LatentCode(7, 3, new[] { 1f, 2f, 3f }, new[] { -1f, -2f, -3f }, new[] { 10f, 20f, 30f });
+        var columns = code.Columns();
+        Assert.Equal(new[] { "Index", "Label", "Z1", "Z2", "Z3", "Mu1", "Mu2", "Mu3", "LogVar1", "LogVar2", "LogVar3" }, columns.Select(c => c.Key));
+        Assert.Equal(new object?[] { 7, 3, 10f, 20f, 30f, 1f, 2f, 3f, -1f, -2f, -3f }, columns.Select(c => c.Value));
     }
 
     [Fact]

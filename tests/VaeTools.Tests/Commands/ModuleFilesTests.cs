@@ -89,6 +89,7 @@ public class ModuleFilesTests
             string typeName = view.Element("ViewSelectedBy")!.Element("TypeName")!.Value;
             var type = assemblies.Select(a => a.GetType(typeName)).SingleOrDefault(t => t is not null);
             Assert.True(type is not null, $"Format view for unknown type {typeName}.");
+            Assert.True(view.Element("Name") is { } name && !string.IsNullOrEmpty(name.Value), $"A view of {typeName} has no name.");
             foreach (var property in view.Descendants("PropertyName").Select(p => p.Value))
                 Assert.True(type!.GetProperty(property) is not null, $"{typeName} has no property {property}.");
             foreach (var script in view.Descendants("ScriptBlock").Select(s => s.Value))
@@ -97,9 +98,13 @@ public class ModuleFilesTests
             int headers = view.Descendants("TableColumnHeader").Count(), items = view.Descendants("TableColumnItem").Count();
             Assert.Equal(headers, items);
         }
-        // Every object type the cmdlets emit has a view, and only one (a second would never be used).
+        // Every object type the cmdlets emit has a view, and only one of each kind (a second table or list view of a
+        // type would never be used; a list view next to the table is what Format-List shows).
         var selected = views.Select(v => v.Element("ViewSelectedBy")!.Element("TypeName")!.Value).ToList();
-        Assert.Equal(selected.Distinct().Count(), selected.Count);
+        var kinds = views.Select(v => (Type: v.Element("ViewSelectedBy")!.Element("TypeName")!.Value,
+            Kind: v.Elements().Single(e => e.Name.LocalName.EndsWith("Control", StringComparison.Ordinal)).Name.LocalName)).ToList();
+        Assert.Equal(kinds.Distinct().Count(), kinds.Count);
+        Assert.All(kinds.Where(k => k.Kind != "TableControl"), k => Assert.Contains((k.Type, "TableControl"), kinds));
         var viewed = selected.ToHashSet();
         foreach (var c in All)
             foreach (var t in ((IEnumerable<System.Reflection.CustomAttributeTypedArgument>)Attributes(c.Type, "OutputTypeAttribute").Single().ConstructorArguments[0].Value!).Select(a => (Type)a.Value!))

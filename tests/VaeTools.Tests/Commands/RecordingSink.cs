@@ -9,6 +9,7 @@ public sealed class RecordingSink : ICommandSink
 {
     public List<object> Output { get; } = new();
     public List<string> Verbose { get; } = new();
+    public List<string> Debug { get; } = new();
     public List<string> Warnings { get; } = new();
     public List<ProgressReport> Progress { get; } = new();
     public List<CommandError> Errors { get; } = new();
@@ -29,6 +30,7 @@ public sealed class RecordingSink : ICommandSink
 
     public void WriteObject(object value) { Seen(); Output.Add(value); }
     public void WriteVerbose(string message) { Seen(); Verbose.Add(message); }
+    public void WriteDebug(string message) { Seen(); Debug.Add(message); }
     public void WriteWarning(string message) { Seen(); Warnings.Add(message); }
     public void WriteProgress(ProgressReport report) { Seen(); Progress.Add(report); OnProgress?.Invoke(report); }
     public void WriteError(CommandError error) { Seen(); Errors.Add(error); }
