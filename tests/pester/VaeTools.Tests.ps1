@@ -348,6 +348,31 @@ Describe 'The quick-start pipelines' -Skip:(-not $haveData) {
         @($svg.SelectNodes('//*[local-name()="g" and @class="panel"]')).Count | Should -Be 2
     }
 
+    It 'runs -OnEpoch after every epoch, stops early on $false and keeps per-batch records' {
+        $seen = [System.Collections.Generic.List[int]]::new()
+        $m = New-Vae -LatentDim 2 -HiddenDim 32 -Seed 5 | Invoke-VaeTraining -Data $train -Epochs 4 -BatchSize 200 -LogInterval 3 -OnEpoch {
+            param($model, $epoch)
+            $seen.Add($epoch.Epoch)
+            $model | New-VaeSample -Count 4 -Seed 1 -OutFile ('epoch-{0}.png' -f $_.Epoch)
+            $epoch.Epoch -lt 2
+        }
+        $seen | Should -Be @(1, 2)
+        $m.History.Count | Should -Be 2
+        Test-Path epoch-1.png, epoch-2.png | Should -Be @($true, $true)
+        $m.BatchHistory.Count | Should -Be 8 # 10 batches an epoch: records at 3, 6, 9, 10
+        $m.BatchHistory[-1].Step | Should -Be 20
+        $m | Export-VaePlot LearningCurve steps.svg -PerBatch
+        Test-Path steps.svg | Should -BeTrue
+    }
+
+    It 'reports an error thrown by -OnEpoch and keeps the epoch it saw' {
+        $m = New-Vae -LatentDim 2 -HiddenDim 32 -Seed 5
+        $m | Invoke-VaeTraining -Data $train -Epochs 3 -BatchSize 500 -OnEpoch { throw 'no space left' } -ErrorVariable problems -ErrorAction SilentlyContinue | Out-Null
+        $problems[0].FullyQualifiedErrorId | Should -Be 'EpochHookFailed,VaeTools.PowerShell.Commands.InvokeVaeTrainingCommand'
+        $problems[0].Exception.Message | Should -Match 'no space left'
+        $m.History.Count | Should -Be 1
+    }
+
     It 'exports, imports and trains further' {
         $vae | Export-Vae -Path mnist.safetensors
         $more = Import-Vae mnist.safetensors | Invoke-VaeTraining -Data $train -Epochs 1 -BatchSize 100

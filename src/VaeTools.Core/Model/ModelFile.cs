@@ -67,6 +67,7 @@ public static class ModelFile
             ["history"] = JsonSerializer.Serialize(model.History, VaeConfig.JsonOptions),
             ["parameters"] = model.ParameterCount.ToString(CultureInfo.InvariantCulture),
         };
+        if (model.BatchHistory.Count > 0) metadata["batch_history"] = JsonSerializer.Serialize(model.BatchHistory, VaeConfig.JsonOptions);
         if (checkpoint is not null)
         {
             foreach (var (name, value) in checkpoint.OptimizerState) tensors.Add(SafeTensor.FromTensor(OptimizerPrefix + name, value));
@@ -121,6 +122,11 @@ public static class ModelFile
         {
             try { model.ReplaceHistory(JsonSerializer.Deserialize<List<EpochRecord>>(historyJson, VaeConfig.JsonOptions) ?? new()); }
             catch (JsonException e) { throw Bad($"the training history is not valid JSON: {e.Message}"); }
+        }
+        if (content.Metadata.TryGetValue("batch_history", out var batchJson))
+        {
+            try { model.ReplaceBatchHistory(JsonSerializer.Deserialize<List<BatchRecord>>(batchJson, VaeConfig.JsonOptions) ?? new()); }
+            catch (JsonException e) { throw Bad($"the per-batch training history is not valid JSON: {e.Message}"); }
         }
 
         TrainingCheckpoint? checkpoint = null;

@@ -24,6 +24,29 @@ public sealed record EpochRecord
     public double TestSeconds { get; init; }
 }
 
+/// <summary>
+/// The training loss over a run of batches, finer than the epoch (<see cref="TrainingOptions.LogInterval"/>): the
+/// per-iteration curve. Means per image over the batches from <see cref="FirstStep"/> to <see cref="Step"/>.
+/// </summary>
+public sealed record BatchRecord
+{
+    public int Epoch { get; init; }
+    /// <summary>The last batch of the run within its epoch (1-based).</summary>
+    public int Batch { get; init; }
+    /// <summary>The last optimiser step of the run (1-based), numbered on from the model's previous per-batch record.</summary>
+    public long Step { get; init; }
+    /// <summary>The first step of the run.</summary>
+    public long FirstStep { get; init; }
+    /// <summary>Mean training loss per image over the run's batches.</summary>
+    public double TrainLoss { get; init; }
+    /// <summary>Mean -log p(x|z) per image over the run.</summary>
+    public double TrainReconstruction { get; init; }
+    /// <summary>Mean KL per image over the run (NaN for objectives that do not compute it, such as IWAE).</summary>
+    public double TrainKl { get; init; }
+    /// <summary>The KL weight at the run's last step.</summary>
+    public double Beta { get; init; }
+}
+
 /// <summary>How to train. Defaults are the classic reference run's (Adam 1e-3, batch 128, 10 epochs).</summary>
 public sealed record TrainingOptions
 {
@@ -53,6 +76,11 @@ public sealed record TrainingOptions
     public bool Shuffle { get; init; } = true;
     /// <summary>When set, the model with its optimiser state is written here (atomically) after every epoch.</summary>
     public string? CheckpointPath { get; init; }
+    /// <summary>
+    /// Every this many batches (and at each epoch's last batch) a <see cref="BatchRecord"/> of the batches since the
+    /// last one joins the model's <see cref="VaeModel.BatchHistory"/>, kept with the epoch it belongs to; 0 for none.
+    /// </summary>
+    public int LogInterval { get; init; }
 
     public void Validate()
     {
@@ -63,6 +91,7 @@ public sealed record TrainingOptions
         if (Shares <= 0) throw Bad(nameof(Shares), Shares, "1 or more");
         if (Samples <= 0) throw Bad(nameof(Samples), Samples, "1 or more");
         if (KlWarmupEpochs < 0) throw Bad(nameof(KlWarmupEpochs), KlWarmupEpochs, "0 or more");
+        if (LogInterval < 0) throw Bad(nameof(LogInterval), LogInterval, "0 (no per-batch records) or a positive number of batches");
         if (!Enum.IsDefined(Optimizer)) throw Bad(nameof(Optimizer), Optimizer, string.Join(", ", Enum.GetNames<OptimizerKind>()));
     }
 

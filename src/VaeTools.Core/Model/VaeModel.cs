@@ -104,6 +104,17 @@ public sealed partial class VaeModel
     /// <summary>One record per completed training epoch, across every training run of this model.</summary>
     public IReadOnlyList<EpochRecord> History => _history;
 
+    /// <summary>Per-batch loss records (Invoke-VaeTraining -LogInterval), of completed epochs only.</summary>
+    public IReadOnlyList<BatchRecord> BatchHistory => _batchHistory;
+    private readonly List<BatchRecord> _batchHistory = new();
+
+    internal void AppendBatchHistory(IEnumerable<BatchRecord> records) => _batchHistory.AddRange(records);
+    internal void ReplaceBatchHistory(IEnumerable<BatchRecord> records)
+    {
+        _batchHistory.Clear();
+        _batchHistory.AddRange(records);
+    }
+
     /// <summary>Total number of trainable values.</summary>
     public long ParameterCount => Parameters.Sum(p => (long)p.Value.Length);
 
@@ -141,6 +152,7 @@ public sealed partial class VaeModel
         var copy = new VaeModel(Config);
         copy.CopyParametersFrom(this);
         copy.ReplaceHistory(_history);
+        copy.ReplaceBatchHistory(_batchHistory);
         return copy;
     }
 
@@ -156,6 +168,7 @@ public sealed partial class VaeModel
         if (ReferenceEquals(other, this)) return;
         CopyParametersFrom(other);
         ReplaceHistory(other.History);
+        ReplaceBatchHistory(other.BatchHistory);
     }
 
     /// <summary>Throws <see cref="ShapeMismatchException"/> when data rows are not this model's input width.</summary>

@@ -148,6 +148,8 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
         int firstEpoch = Model.History.Count + 1;
         TakeSnapshot();
 
+        // Per-batch records number their steps on from the model's last one.
+        long stepBase = (Model.BatchHistory.Count > 0 ? Model.BatchHistory[^1].Step : 0) - _stepsDone;
         for (int e = 0; e < Options.Epochs; e++)
         {
             int epoch = firstEpoch + e;
@@ -157,6 +159,8 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
             for (int i = 0; i < n; i++) order[i] = i;
             if (Options.Shuffle) _shuffleRandom.Shuffle(order);
             double lossSum = 0, recSum = 0, klSum = 0;
+            var run = new BatchRun(); // the batches since the last per-batch record
+            _pendingBatchRecords.Clear();
             for (int b = 0; b < batches; b++)
             {
                 int start = b * batchSize, count = Math.Min(batchSize, n - start);
@@ -165,6 +169,15 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
                 if (!double.IsFinite(loss)) Diverged(train, order.AsSpan(start, count), epoch, b + 1, batches, loss);
                 lossSum += loss * count; recSum += rec; klSum += kl;
                 _stepsDone++;
+                if (Options.LogInterval > 0)
+                {
+                    run.Add(loss * count, rec, kl, count);
+                    if ((b + 1) % Options.LogInterval == 0 || b == batches - 1)
+                    {
+                        _pendingBatchRecords.Add(run.ToRecord(epoch, b + 1, stepBase + _stepsDone, CurrentBeta));
+                        run = new BatchRun();
+                    }
+                }
                 progress?.Invoke(new TrainingProgress(epoch, firstEpoch + Options.Epochs - 1, b + 1, batches, lossSum / (start + count), null));
                 if (cancellation.IsCancellationRequested)
                 {
@@ -190,6 +203,8 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
                 record = record with { TestLoss = eval.Loss, TestReconstruction = eval.Reconstruction, TestKl = eval.Kl, TestSeconds = clock.Elapsed.TotalSeconds };
             }
             Model.AppendHistory(record);
+            Model.AppendBatchHistory(_pendingBatchRecords);
+            _pendingBatchRecords.Clear();
             records.Add(record);
             TakeSnapshot();
             if (Options.CheckpointPath is not null) ModelFile.Save(Model, Options.CheckpointPath, CreateCheckpoint());
@@ -197,6 +212,26 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
             if (cancellation.IsCancellationRequested) return new TrainingResult(Model, records, Cancelled: true);
         }
         return new TrainingResult(Model, records, Cancelled: false);
+    }
+
+    private readonly List<BatchRecord> _pendingBatchRecords = new(); // this epoch's, kept only when it completes
+
+    /// <summary>Sums over the batches since the last <see cref="BatchRecord"/>.</summary>
+    private struct BatchRun
+    {
+        private double _loss, _logLik, _kl;
+        private int _images, _batches;
+
+        public void Add(double lossTimesImages, double logLikSum, double klSum, int images)
+        {
+            _loss += lossTimesImages; _logLik += logLikSum; _kl += klSum; _images += images; _batches++;
+        }
+
+        public readonly BatchRecord ToRecord(int epoch, int batch, long step, double beta) => new()
+        {
+            Epoch = epoch, Batch = batch, Step = step, FirstStep = step - _batches + 1,
+            TrainLoss = _loss / _images, TrainReconstruction = -_logLik / _images, TrainKl = _kl / _images, Beta = beta,
+        };
     }
 
     private RandomSource[] Streams =>

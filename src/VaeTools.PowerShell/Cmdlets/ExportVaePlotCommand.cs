@@ -50,6 +50,9 @@ public sealed class ExportVaePlotCommand : VaeCmdlet
     public SwitchParameter Invert { get; set; }
 
     [Parameter]
+    public SwitchParameter PerBatch { get; set; }
+
+    [Parameter]
     [ValidateRange(1, 10000000)]
     public int? Count { get; set; }
 
@@ -91,6 +94,7 @@ public sealed class ExportVaePlotCommand : VaeCmdlet
         SamplePixels = SamplePixels,
         ShowLabels = ShowLabels,
         Invert = Invert,
+        PerBatch = PerBatch,
         Count = Count,
         Columns = Columns,
         Temperature = Temperature,

@@ -77,6 +77,23 @@ public sealed class InvokeVaeTrainingCommand : VaeCmdlet
     [ValidateRange(1, 1024)]
     public int ThrottleLimit { get; set; } = Math.Max(1, Environment.ProcessorCount);
 
+    [Parameter]
+    [ValidateRange(0, 1000000)]
+    public int LogInterval { get; set; }
+
+    [Parameter]
+    public ScriptBlock? OnEpoch { get; set; }
+
+    /// <summary>
+    /// Runs -OnEpoch with the model and the epoch's record as its two arguments (and the record as $_); an output of
+    /// $false stops the training after this epoch.
+    /// </summary>
+    private bool RunOnEpoch(VaeModel model, EpochRecord record)
+    {
+        var output = OnEpoch!.InvokeWithContext(null, new List<PSVariable> { new("_", record) }, model, record);
+        return !output.Any(o => o?.BaseObject is false);
+    }
+
     protected override void BeginProcessing() => Run(() =>
     {
         if (IsBound(nameof(Epochs)) && IsBound(nameof(UntilEpoch)))
@@ -101,6 +118,8 @@ public sealed class InvokeVaeTrainingCommand : VaeCmdlet
             Objective = Objective,
             Samples = Samples,
             KlWarmupEpochs = KlWarmupEpochs,
+            LogInterval = LogInterval,
+            OnEpoch = OnEpoch is null ? null : RunOnEpoch,
         });
         _logic.BuildOptions(); // fail early on bad combinations
     });

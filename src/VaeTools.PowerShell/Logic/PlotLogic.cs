@@ -39,6 +39,8 @@ public sealed class PlotParameters
     public bool ShowLabels { get; set; }
     /// <summary>Pictures: black digits on white instead of white on black.</summary>
     public bool Invert { get; set; }
+    /// <summary>LearningCurve: the per-batch records (Invoke-VaeTraining -LogInterval) by step, with the test loss at each epoch's end.</summary>
+    public bool PerBatch { get; set; }
     /// <summary>Latent: at most this many points (the first rows); Reconstruction: pairs (default 20); Samples: images (default 100).</summary>
     public int? Count { get; set; }
     /// <summary>Tiles per row of Reconstruction and Samples pictures (default 10).</summary>
@@ -147,6 +149,12 @@ public sealed class PlotLogic
         if (kind == PlotKind.Latent && model.Config.LatentDim < 2)
             throw Fail("LatentTooSmall", ErrorKind.InvalidArgument, model,
                 new ArgumentException($"-Kind Latent plots z1 against z2, but the model ({model.Config}) has a 1-D latent space.", "Kind"));
+        if (_p.PerBatch && kind != PlotKind.LearningCurve)
+            throw Fail("PerBatchNotUsed", ErrorKind.InvalidArgument, model,
+                new ArgumentException($"-PerBatch is for -Kind LearningCurve; -Kind {kind} does not use it.", "PerBatch"));
+        if (kind == PlotKind.LearningCurve && _p.PerBatch && model.BatchHistory.Count == 0)
+            throw Fail("NoBatchHistory", ErrorKind.InvalidOperation, model,
+                new InvalidOperationException($"The model ({model.Config}) has no per-batch records to plot; train it with Invoke-VaeTraining -LogInterval N (a record every N batches) first."));
         if (kind == PlotKind.LearningCurve && model.History.Count == 0)
             throw Fail("ModelNotTrained", ErrorKind.InvalidOperation, model,
                 new InvalidOperationException($"The model ({model.Config}) has no training history to plot; train it with Invoke-VaeTraining first."));
@@ -197,10 +205,30 @@ public sealed class PlotLogic
 
     private Figure LearningCurve(VaeModel model)
     {
+        if (_p.PerBatch) return BatchCurve(model);
         var train = model.History.Select(r => r.TrainLoss).ToArray();
         var test = model.History.Select(r => r.TestLoss ?? double.NaN).ToArray();
         bool anyTest = test.Any(double.IsFinite);
         return LearningCurvePlot.Create(train, anyTest ? test : Array.Empty<double>(), Options("Loss per epoch", "epoch", "loss (nats per image)"));
+    }
+
+    /// <summary>Training loss by step from the per-batch records, and the test loss at the last step of each epoch that has one.</summary>
+    private Figure BatchCurve(VaeModel model)
+    {
+        var records = model.BatchHistory;
+        long first = records[0].FirstStep, last = records[^1].Step;
+        int length = checked((int)(last - first + 1));
+        var train = new double[length];
+        var test = new double[length];
+        Array.Fill(train, double.NaN);
+        Array.Fill(test, double.NaN);
+        foreach (var r in records) train[r.Step - first] = r.TrainLoss;
+        foreach (var epoch in model.History)
+            if (epoch.TestLoss is double t && records.LastOrDefault(r => r.Epoch == epoch.Epoch) is { } end)
+                test[end.Step - first] = t;
+        var series = new List<LineSeries> { new("train (per batch)", train) };
+        if (test.Any(double.IsFinite)) series.Add(new LineSeries("test (per epoch)", test));
+        return LearningCurvePlot.Create(series, Options($"Loss per step ({records.Count} records)", first == 1 ? "step" : $"step - {first - 1}", "loss (nats per image)"));
     }
 
     private Figure? ReconstructionError(ICommandSink sink, VaeModel model, RandomSource random, CancellationToken cancellation)

@@ -31,6 +31,14 @@ public sealed class TrainingParameters
     public int? UntilEpoch { get; set; }
     /// <summary>Stop on SIGINT / SIGTERM (the cmdlet always does; tests of the logic may turn it off).</summary>
     public bool HandleSignals { get; set; } = true;
+    /// <summary>-LogInterval N: a per-batch loss record every N batches (<see cref="VaeModel.BatchHistory"/>); 0 for none.</summary>
+    public int LogInterval { get; set; }
+    /// <summary>
+    /// -OnEpoch: called after each completed epoch (after its checkpoint) with the model and the epoch's record; false
+    /// stops the training there (early stopping). An exception from it stops the training too, keeping that epoch, and is
+    /// reported as an EpochHookFailed error.
+    /// </summary>
+    public Func<VaeModel, EpochRecord, bool>? OnEpoch { get; set; }
 }
 
 /// <summary>
@@ -82,6 +90,7 @@ public sealed class TrainingLogic
             Objective = EnumParameter.Parse<Objective>(_p.Objective, nameof(_p.Objective)),
             Samples = _p.Samples,
             KlWarmupEpochs = _p.KlWarmupEpochs,
+            LogInterval = _p.LogInterval,
         };
         try { options.Validate(); }
         catch (ArgumentException e) { throw new CommandException(Errors.From(e, "InvalidTrainingOptions", _p)); }
@@ -257,6 +266,9 @@ public sealed class TrainingLogic
         var throttle = new ProgressThrottle(BatchProgressInterval, _clock);
         sink.WriteProgress(new ProgressReport(EpochActivity, activity, $"Epoch {firstEpoch} of {firstEpoch + options.Epochs - 1}", 0));
         bool warnedGrowth = false;
+        using var hookStop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        Exception? hookError = null;
+        int? stoppedByHook = null;
 
         void OnProgress(TrainingProgress p)
         {
@@ -264,6 +276,18 @@ public sealed class TrainingLogic
             {
                 int done = r.Epoch - firstEpoch + 1;
                 sink.WriteVerbose(Describe(r, p.Epochs));
+                if (_p.OnEpoch is { } hook)
+                {
+                    try
+                    {
+                        if (!hook(model, r)) { stoppedByHook = r.Epoch; hookStop.Cancel(); }
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        hookError = e;
+                        hookStop.Cancel();
+                    }
+                }
                 if (!warnedGrowth && LossGrewFar(model.History[0].TrainLoss, r.TrainLoss))
                 {
                     warnedGrowth = true;
@@ -282,12 +306,12 @@ public sealed class TrainingLogic
         }
 
         TrainingResult result;
-        using var signals = _p.HandleSignals ? new SignalStop(cancellation) : null;
+        using var signals = _p.HandleSignals ? new SignalStop(hookStop.Token) : null;
         if (signals is not null) OnSignalsRegistered?.Invoke(signals);
         try
         {
             using var trainer = new VaeTrainer(model, options, checkpoint);
-            result = trainer.Train(data, _p.ValidationData, OnProgress, signals?.Token ?? cancellation);
+            result = trainer.Train(data, _p.ValidationData, OnProgress, signals?.Token ?? hookStop.Token);
         }
         catch (TrainingDivergedException e)
         {
@@ -307,6 +331,17 @@ public sealed class TrainingLogic
             sink.WriteProgress(new ProgressReport(EpochActivity, activity, "Done", 100, Completed: true));
         }
 
+        if (result.Cancelled && !cancellation.IsCancellationRequested && signals?.SignalName is null && (hookError is not null || stoppedByHook is not null))
+        {
+            // Stopped by -OnEpoch, not by the user: the epoch it saw is kept, and later pipeline input still trains.
+            if (hookError is not null)
+                sink.WriteError(new CommandError("EpochHookFailed", ErrorKind.InvalidOperation, model,
+                    new InvalidOperationException($"-OnEpoch failed after epoch {model.History.Count}, so the training stopped there; the model is as it was after that epoch. The script block said: {hookError.Message}", hookError)));
+            else
+                sink.WriteVerbose($"-OnEpoch stopped the training after epoch {stoppedByHook}.");
+            sink.WriteObject(model);
+            return;
+        }
         if (result.Cancelled)
         {
             Stopped = true;

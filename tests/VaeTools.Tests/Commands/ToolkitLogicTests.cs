@@ -603,6 +603,25 @@ public sealed class ToolkitLogicTests : IDisposable
     }
 
     [Fact]
+    public void Per_batch_learning_curve_draws_the_records_by_step_and_the_test_loss_per_epoch()
+    {
+        var model = new VaeModel(Config);
+        var none = Plot("LearningCurve", "none.svg", model, null, p => p.PerBatch = true);
+        Assert.Equal(("NoBatchHistory", ErrorKind.InvalidOperation), (Assert.Single(none.Errors).ErrorId, none.Errors[0].Category));
+        Assert.Contains("-LogInterval", none.Errors[0].Message);
+
+        new TrainingLogic(new TrainingParameters { Epochs = 3, BatchSize = 5, LogInterval = 2, ValidationData = Data, ThrottleLimit = 1, Seed = 1, HandleSignals = false })
+            .Process(new RecordingSink(), model, Data, CancellationToken.None);
+        Assert.Equal(9, model.BatchHistory.Count); // 6 batches an epoch: records at 2, 4, 6
+        var sink = Plot("LearningCurve", "steps.svg", model, null, p => p.PerBatch = true);
+        Assert.Empty(sink.Errors);
+        var doc = Svg(Path.Combine(_dir, "steps.svg"));
+        Assert.Equal(2, CountClass(doc, "polyline", "line"));
+        Assert.Equal(9 + 3, CountClass(doc, "circle", "marker") + CountClass(doc, "rect", "marker")); // one per record and per epoch's test loss
+        Assert.Equal("PerBatchNotUsed", Assert.Single(Plot("Samples", "x.png", model, null, p => p.PerBatch = true).Errors).ErrorId);
+    }
+
+    [Fact]
     public void Learning_curve_needs_a_history_and_draws_train_and_test_lines()
     {
         var untrained = Plot("LearningCurve", "none.svg", new VaeModel(Config));
