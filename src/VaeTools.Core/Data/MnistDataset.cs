@@ -53,6 +53,12 @@ public sealed class MnistLoadOptions
     /// </summary>
     public bool AllowDownload { get; set; }
 
+    /// <summary>
+    /// What the "not found" message says to do to turn downloading on, in the caller's terms (Get-MnistData says
+    /// "Leave out -NoDownload"); the default names this class's property.
+    /// </summary>
+    public string EnableDownloadHint { get; set; } = "Allow downloading (MnistLoadOptions.AllowDownload)";
+
     /// <summary>Settings for the downloader (mirrors, retries, time-outs, npm, progress); null: defaults.</summary>
     public MnistDownloadOptions? Download { get; set; }
 }
@@ -280,7 +286,7 @@ public sealed class MnistDataset : IDataset
                 var missing = names.Where(n => MnistLocator.FindFile(directory, n) == null);
                 throw new FileNotFoundException(
                     $"{MnistFiles.DisplayName(variant)} file(s) {string.Join(", ", missing)} not found in '{directory}' (raw or .gz). " +
-                    "Allow downloading (MnistLoadOptions.AllowDownload) to fetch them, or supply them by hand. " +
+                    $"{options.EnableDownloadHint} to fetch them, or supply them by hand. " +
                     MnistLocator.ManualInstructions(variant, target),
                     Path.Combine(directory, missing.First()));
             }

@@ -48,6 +48,7 @@ public sealed class GetMnistDataLogic
             Classes = _p.Classes is { Length: > 0 } c ? c : null,
             Count = _p.Count,
             AllowDownload = !_p.NoDownload,
+            EnableDownloadHint = "Leave out -NoDownload",
         };
         if (post is not null)
         {
