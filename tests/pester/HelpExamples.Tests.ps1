@@ -53,7 +53,7 @@ BeforeAll {
 
     # The file names an example mentions (literal names; wildcards are inputs, not outputs).
     function Get-ExampleFile([string] $Code) {
-        [regex]::Matches($Code, '[\w./-]+\.(?:png|svg|csv|safetensors)\b').Value | Where-Object { $_ -notmatch '[*?]' } | Select-Object -Unique
+        [regex]::Matches($Code, '[\w./-]+\.(?:png|svg|csv|safetensors)\b') | ForEach-Object Value | Where-Object { $_ -notmatch '[*?]' } | Select-Object -Unique
     }
 
     # What some examples say they give, beyond running: keyed by 'Cmdlet #n', given the example's output.
@@ -61,7 +61,7 @@ BeforeAll {
         'Export-Vae #2'                  = { param($out) $out.Name | Should -Contain 'mnist.safetensors' }
         'Get-MnistData #1'               = { param($out) $out | Should -BeNullOrEmpty } # two assignments
         'Get-MnistData #2'               = { param($out) ($out.Count -gt 0) | Should -BeTrue; $out | Should -BeOfType ([VaeTools.Data.MnistDataset]) }
-        'Get-MnistData #3'               = { param($out) @($out).Count | Should -BeLessOrEqual 5; $out | ForEach-Object { $_.Label | Should -Be 7; $_.MeanPixel | Should -BeGreaterThan 0.2 } }
+        'Get-MnistData #3'               = { param($out) @($out).Count | Should -Be 5; $out | ForEach-Object { $_.Label | Should -Be 7; $_.MeanPixel | Should -BeGreaterThan 0.2 } }
         'Get-VaeEncoding #1'             = { param($out) (Import-Csv codes.csv).Count | Should -Be $test.Count }
         'Get-VaeEncoding #2'             = { param($out) @($out).Count | Should -Be 10; $out[0].Label | Should -Not -BeNullOrEmpty }
         'Get-VaeEncoding #3'             = { param($out) $codes.Rows | Should -Be $test.Count; $codes.Cols | Should -Be 2 }
@@ -132,12 +132,16 @@ Describe 'The help examples' -Skip:(-not $haveData) {
                 'Get-MnistData:NoDownload' = $true
                 'Invoke-VaeTraining:Epochs' = 1
             }
+            if ($Cmdlet -eq 'Get-MnistData' -and $Number -eq 3) {
+                # Only 9 of the 10000 test images are sevens this bright: this example reads the whole set (it stops at the fifth).
+                $PSDefaultParameterValues.Remove('Get-MnistData:Count')
+            }
             $ErrorActionPreference = 'Stop'
             $all = @(. ([scriptblock]::Create($run)) 3>&1 4>$null)
             $ErrorActionPreference = 'Continue'
             $warnings = @($all | Where-Object { $_ -is [System.Management.Automation.WarningRecord] })
             $out = @($all | Where-Object { $_ -isnot [System.Management.Automation.WarningRecord] } | Where-Object { $_ -isnot [string] -or -not $python })
-            $warnings.Message | Should -BeNullOrEmpty -Because 'a help example should not need a warning'
+            @($warnings | ForEach-Object Message) | Should -BeNullOrEmpty -Because 'a help example should not need a warning'
 
             foreach ($file in Get-ExampleFile $Code | Where-Object { $_ -notin $inputs }) {
                 if ($Code -match '-WhatIf') {
