@@ -366,6 +366,10 @@ Describe 'Error records: id, category, target object and a message in PowerShell
             Run = { $trained | Export-Vae -Path nowhere/x.safetensors }; Target = { Join-Path $PWD 'nowhere/x.safetensors' }; Message = "folder '.*nowhere' does not exist" }
         @{ Case = 'Import-Vae: no such file'; Id = 'ModelFileNotFound'; Category = 'ObjectNotFound'
             Run = { Import-Vae absent.safetensors }; Target = { Join-Path $PWD 'absent.safetensors' }; Message = 'absent\.safetensors' }
+        @{ Case = 'Import-Vae: a folder'; Id = 'ModelPathIsFolder'; Category = 'InvalidArgument'
+            Run = { Import-Vae $empty }; Target = { $empty }; Message = "is a folder, not a model file.*Get-ChildItem" }
+        @{ Case = 'Get-MnistData: -Path names a file'; Id = 'MnistPathIsFile'; Category = 'InvalidArgument'
+            Run = { Get-MnistData -Path (Join-Path $damaged 'train-images-idx3-ubyte') -NoDownload }; Target = { Join-Path $damaged 'train-images-idx3-ubyte' }; Message = "-Path '.*train-images-idx3-ubyte' is a file; give the folder" }
         @{ Case = 'Export-VaePlot: -Kind Latent without -Data'; Id = 'MissingData'; Category = 'InvalidArgument'
             Run = { $trained | Export-VaePlot Latent l.svg }; Target = { $trained }; Message = '-Kind Latent needs -Data' }
         @{ Case = 'Export-VaePlot: an extension that is not .svg or .png'; Id = 'UnsupportedPlotFormat'; Category = 'InvalidArgument'

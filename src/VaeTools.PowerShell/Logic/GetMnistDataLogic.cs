@@ -67,6 +67,12 @@ public sealed class GetMnistDataLogic
     /// <summary>Loads and emits. Errors are non-terminating and carry the directory (or -Path) as target.</summary>
     public void Process(ICommandSink sink, CancellationToken cancellation)
     {
+        if (_p.Path is string given && File.Exists(given))
+        {
+            sink.WriteError(new CommandError("MnistPathIsFile", ErrorKind.InvalidArgument, given,
+                new ArgumentException($"-Path '{given}' is a file; give the folder that holds the four IDX files (raw or .gz).", "Path")));
+            return;
+        }
         MnistDataset data;
         try
         {
