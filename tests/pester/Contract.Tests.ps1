@@ -492,6 +492,26 @@ Describe 'Ctrl+C' {
         (Get-WeightHash $model) | Should -Be (Get-WeightHash $again)
         $model.History[-1].TrainLoss | Should -Be $again.History[-1].TrainLoss
     }
+
+    It 'Stop() ends a long log-likelihood estimate at once and emits nothing' {
+        $data = Get-VaeToyData -Count 2000 -Seed 3
+        $model = $data | New-Vae -HiddenDim 32 -LatentDim 2 -Seed 1
+        $ps = [powershell]::Create()
+        $null = $ps.AddScript("param(`$m, `$d) Import-Module '$manifest'; `$m | Measure-ReconstructionError -Data `$d -ImportanceSamples 5000")
+        $null = $ps.AddArgument($model).AddArgument($data)
+        $output = [System.Management.Automation.PSDataCollection[psobject]]::new()
+        $handle = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]::new(), $output)
+        # Wait until the estimate (the second progress activity, several seconds of work) has started.
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        while (-not @($ps.Streams.Progress | Where-Object Activity -Match '^Estimating').Count -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 5 }
+        $handle.IsCompleted | Should -BeFalse
+        $watch = [System.Diagnostics.Stopwatch]::StartNew()
+        $ps.Stop()
+        $watch.Elapsed.TotalSeconds | Should -BeLessThan 5
+        $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+        $output.Count | Should -Be 0
+        $ps.Dispose()
+    }
 }
 
 Describe 'Background use' {
