@@ -190,4 +190,20 @@ Describe 'Help for every parameter' {
         }
         @($documented.name | Where-Object { $_ -notin $actual -and $_ -notin $common }) | Should -BeNullOrEmpty -Because 'the help documents no parameter that does not exist'
     }
+
+    It '<Name>''s help gives each parameter''s position, pipeline input and whether it is required as the cmdlet has them' -ForEach $cmdlets {
+        $command = Get-Command $Name
+        foreach ($entry in @((Get-Help $Name -Full).parameters.parameter)) {
+            if (-not $command.Parameters.ContainsKey($entry.name)) { continue }
+            $sets = @($command.Parameters[$entry.name].ParameterSets.Values)
+            $positions = @($sets | ForEach-Object { if ($_.Position -lt 0) { 'named' } else { [string]$_.Position } } | Select-Object -Unique)
+            $positions | Should -Contain ([string]$entry.position) -Because "-$($entry.name) of $Name"
+            $byValue = [bool]($sets | Where-Object ValueFromPipeline)
+            $byName = [bool]($sets | Where-Object ValueFromPipelineByPropertyName)
+            $expected = if ($byValue -and $byName) { 'true (ByValue, ByPropertyName)' } elseif ($byValue) { 'true (ByValue)' } elseif ($byName) { 'true (ByPropertyName)' } else { 'false' }
+            $entry.pipelineInput | Should -Be $expected -Because "-$($entry.name) of $Name"
+            $mandatory = @($sets | ForEach-Object IsMandatory | Select-Object -Unique)
+            if ($mandatory.Count -eq 1) { [bool]::Parse($entry.required) | Should -Be $mandatory[0] -Because "-$($entry.name) of $Name" }
+        }
+    }
 }
