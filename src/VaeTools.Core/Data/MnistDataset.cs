@@ -53,6 +53,12 @@ public sealed class MnistLoadOptions
     /// </summary>
     public bool AllowDownload { get; set; }
 
+    /// <summary>
+    /// What the "not found" message says to do to turn downloading on, in the caller's terms (Get-MnistData says
+    /// "Leave out -NoDownload"); the default names this class's property.
+    /// </summary>
+    public string EnableDownloadHint { get; set; } = "Allow downloading (MnistLoadOptions.AllowDownload)";
+
     /// <summary>Settings for the downloader (mirrors, retries, time-outs, npm, progress); null: defaults.</summary>
     public MnistDownloadOptions? Download { get; set; }
 }
@@ -279,8 +285,6 @@ public sealed class MnistDataset : IDataset
     /// <exception cref="DataChecksumException">A file is not the canonical one.</exception>
     /// <exception cref="DataFormatException">A file is malformed.</exception>
     /// <exception cref="MnistDownloadException">Download allowed but every source failed.</exception>
-    /// <summary>The sentence of the not-found message that says downloading was off (callers with other names for the switch replace it).</summary>
-    public const string NoDownloadHint = "Allow downloading (MnistLoadOptions.AllowDownload) to fetch them, or supply them by hand.";
 
     public static MnistDataset Load(MnistLoadOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -303,7 +307,7 @@ public sealed class MnistDataset : IDataset
                 var missing = names.Where(n => MnistLocator.FindFile(directory, n) == null);
                 throw new FileNotFoundException(
                     $"{MnistFiles.DisplayName(variant)} file(s) {string.Join(", ", missing)} not found in '{directory}' (raw or .gz). " +
-                    NoDownloadHint + " " +
+                    $"{options.EnableDownloadHint} to fetch them, or supply them by hand. " +
                     MnistLocator.ManualInstructions(variant, target),
                     Path.Combine(directory, missing.First()));
             }

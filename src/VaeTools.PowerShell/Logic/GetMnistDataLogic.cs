@@ -48,6 +48,7 @@ public sealed class GetMnistDataLogic
             Classes = _p.Classes is { Length: > 0 } c ? c : null,
             Count = _p.Count,
             AllowDownload = !_p.NoDownload,
+            EnableDownloadHint = "Leave out -NoDownload",
         };
         if (post is not null)
         {
@@ -66,6 +67,12 @@ public sealed class GetMnistDataLogic
     /// <summary>Loads and emits. Errors are non-terminating and carry the directory (or -Path) as target.</summary>
     public void Process(ICommandSink sink, CancellationToken cancellation)
     {
+        if (_p.Path is string given && File.Exists(given))
+        {
+            sink.WriteError(new CommandError("MnistPathIsFile", ErrorKind.InvalidArgument, given,
+                new ArgumentException($"-Path '{given}' is a file; give the folder that holds the four IDX files (raw or .gz).", "Path")));
+            return;
+        }
         MnistDataset data;
         try
         {
@@ -93,10 +100,6 @@ public sealed class GetMnistDataLogic
                 OperationCanceledException => "MnistLoadStopped",
                 _ => "MnistLoadFailed",
             };
-            if (e is FileNotFoundException notFound && notFound.Message.Contains(MnistDataset.NoDownloadHint, StringComparison.Ordinal))
-                e = new FileNotFoundException(notFound.Message.Replace(MnistDataset.NoDownloadHint,
-                    "-NoDownload was given, so nothing was downloaded: run without -NoDownload to fetch them, or supply them by hand.", StringComparison.Ordinal),
-                    notFound.FileName, notFound);
             if (e is ArgumentOutOfRangeException && _p.Count is int count)
                 e = new ArgumentOutOfRangeException($"-Count {count}: {Errors.InPowerShellTerms(e).Message}", e);
             sink.WriteError(Errors.From(e, id, _p.Path ?? (object)_p.Subset));

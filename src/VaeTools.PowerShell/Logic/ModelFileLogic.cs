@@ -38,6 +38,12 @@ public static class ModelFileLogic
     /// <summary>Reads the model file at <paramref name="path"/> (resolved) and emits the model.</summary>
     public static void Import(ICommandSink sink, string path)
     {
+        if (Directory.Exists(path))
+        {
+            sink.WriteError(new CommandError("ModelPathIsFolder", ErrorKind.InvalidArgument, path,
+                new ArgumentException($"'{path}' is a folder, not a model file. To read every model in it: Get-ChildItem '{path}' -Filter *.safetensors | Import-Vae.", "Path")));
+            return;
+        }
         VaeModel model;
         try
         {

@@ -208,7 +208,7 @@ public sealed class SampleLogic
                 new ArgumentException($"-Grid needs a 2-D latent space, but the model ({model.Config}) has {model.Config.LatentDim} latent dimensions. Create the model with New-Vae -LatentDim 2.", "Grid"));
         int sources = (_p.Range is null ? 0 : 1) + (_p.Data is null ? 0 : 1) + (_p.Quantile ? 1 : 0);
         if (sources > 1)
-            throw Fail("AmbiguousGridRange", ErrorKind.InvalidArgument, null,
+            throw Fail("AmbiguousGridRange", ErrorKind.InvalidArgument, (object?)_p.Range ?? _p.Data,
                 new ArgumentException("Give at most one of -Range, -Data and -Quantile: each sets the grid's range.", "Range"));
         Tensor z;
         if (_p.Range is double[] r)

@@ -61,6 +61,21 @@ public sealed class CommandLogicTests : IDisposable
         Assert.Equal(("MnistDataNotFound", ErrorKind.ObjectNotFound, (object)_dir), (e.ErrorId, e.Category, e.Target!));
         Assert.Contains(_dir, e.Message);
         Assert.Contains("train-images-idx3-ubyte", e.Message);
+        Assert.Contains("Leave out -NoDownload", e.Message);
+        Assert.DoesNotContain("MnistLoadOptions", e.Message);
+        Assert.Empty(sink.Output);
+    }
+
+    [Fact]
+    public void Get_MnistData_with_a_file_as_Path_says_to_give_the_folder()
+    {
+        string file = Path.Combine(_dir, "train-images-idx3-ubyte");
+        File.WriteAllBytes(file, new byte[] { 1 });
+        var sink = new RecordingSink();
+        new GetMnistDataLogic(new GetMnistDataParameters { Path = file, NoDownload = true }).Process(sink, CancellationToken.None);
+        var e = Assert.Single(sink.Errors);
+        Assert.Equal(("MnistPathIsFile", ErrorKind.InvalidArgument, (object)file), (e.ErrorId, e.Category, e.Target!));
+        Assert.Contains("give the folder", e.Message);
         Assert.Empty(sink.Output);
     }
 
@@ -429,6 +444,11 @@ public sealed class CommandLogicTests : IDisposable
         var missing = new RecordingSink();
         ModelFileLogic.Import(missing, Path.Combine(_dir, "absent.safetensors"));
         Assert.Equal(("ModelFileNotFound", ErrorKind.ObjectNotFound), (Assert.Single(missing.Errors).ErrorId, missing.Errors[0].Category));
+
+        var folder = new RecordingSink();
+        ModelFileLogic.Import(folder, _dir);
+        Assert.Equal(("ModelPathIsFolder", ErrorKind.InvalidArgument, (object)_dir), (Assert.Single(folder.Errors).ErrorId, folder.Errors[0].Category, folder.Errors[0].Target!));
+        Assert.Contains("is a folder, not a model file", folder.Errors[0].Message);
 
         string truncated = Path.Combine(_dir, "truncated.safetensors");
         var bytes = File.ReadAllBytes(good);
