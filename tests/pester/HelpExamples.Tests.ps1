@@ -66,9 +66,11 @@ BeforeAll {
         'Get-VaeEncoding #2'             = { param($out) @($out).Count | Should -Be 10; $out[0].Label | Should -Not -BeNullOrEmpty }
         'Get-VaeEncoding #3'             = { param($out) $codes.Rows | Should -Be $test.Count; $codes.Cols | Should -Be 2 }
         'Get-VaeToyData #1'              = { param($out) $flat.Count | Should -Be 5000; $tilted.Count | Should -Be 5000 }
-        'Get-VaeToyData #2'              = { param($out) @($out).Count | Should -Be 1; $out[0].Kl | Should -BeLessThan 0.5 }
+        'Get-VaeToyData #2'              = { param($out) $train.Count | Should -Be 3500; $test.Count | Should -Be 1500 }
+        'Get-VaeToyData #3'              = { param($out) @($out).Count | Should -Be 1; $out[0].Kl | Should -BeLessThan 0.5 }
         'Import-Vae #1'                  = { param($out) $out.History.Count | Should -Be ($vae.History.Count + 1) }
-        'Import-Vae #2'                  = { param($out) @($out).Count | Should -Be 2 }
+        'Import-Vae #2'                  = { param($out) @($out).Count | Should -Be 5 } # the models the test puts in models/
+        'Import-Vae #3'                  = { param($out) @($out).Count | Should -Be 2 }
         'Invoke-VaeTraining #1'          = { param($out) (Import-Csv history.csv).Count | Should -Be 5 }
         'Invoke-VaeTraining #2'          = { param($out) $out.History.Count | Should -Be 2; $out.Config.Seed | Should -Be 7 }
         'Invoke-VaeTraining #3'          = { param($out) $out.History.Count | Should -Be 2 }
@@ -112,6 +114,9 @@ Describe 'The help examples' -Skip:(-not $haveData) {
                 $null = New-Item -ItemType Directory models
                 $vae | Export-Vae -Path models/a.safetensors
                 $vae | Export-Vae -Path models/b.safetensors
+                $vae | Export-Vae -Path models/run-1.safetensors
+                $vae | Export-Vae -Path models/run-2.safetensors
+                $vae | Export-Vae -LiteralPath 'models/[best].safetensors'
                 $inputs = @('mnist.safetensors')
             }
             if ($Cmdlet -eq 'Measure-ReconstructionError' -and $Number -eq 3) {
