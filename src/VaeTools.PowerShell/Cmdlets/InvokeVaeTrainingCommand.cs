@@ -94,6 +94,7 @@ public sealed class InvokeVaeTrainingCommand : VaeCmdlet
             Resume = Resume,
             Force = Force,
             UntilEpoch = IsBound(nameof(UntilEpoch)) ? UntilEpoch : null,
+            TakeConsoleBreak = Host.Name == "ConsoleHost" && SignalStop.IsNonInteractivePwsh(Environment.GetCommandLineArgs()),
             ThrottleLimit = ThrottleLimit,
             Objective = Objective,
             Samples = Samples,

@@ -31,6 +31,8 @@ public sealed class TrainingParameters
     public int? UntilEpoch { get; set; }
     /// <summary>Stop on SIGINT / SIGTERM (the cmdlet always does; tests of the logic may turn it off).</summary>
     public bool HandleSignals { get; set; } = true;
+    /// <summary>The host is a non-interactive pwsh: SIGINT is taken from PowerShell's console handler too (see <see cref="SignalStop"/>).</summary>
+    public bool TakeConsoleBreak { get; set; }
 }
 
 /// <summary>
@@ -282,7 +284,7 @@ public sealed class TrainingLogic
         }
 
         TrainingResult result;
-        using var signals = _p.HandleSignals ? new SignalStop(cancellation) : null;
+        using var signals = _p.HandleSignals ? new SignalStop(cancellation, _p.TakeConsoleBreak) : null;
         if (signals is not null) OnSignalsRegistered?.Invoke(signals);
         try
         {
