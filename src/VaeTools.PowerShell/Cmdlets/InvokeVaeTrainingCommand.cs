@@ -56,7 +56,7 @@ public sealed class InvokeVaeTrainingCommand : VaeCmdlet
 
     [Parameter]
     [ValidateRange(1, 1000000)]
-    public int UntilEpoch { get; set; }
+    public int UntilEpoch { get; set; } = 1; // used only when given (IsBound)
 
     [Parameter]
     [ValidateSet("Elbo", "Iwae")]
