@@ -59,7 +59,7 @@ public sealed class InvokeVaeTrainingCommand : VaeCmdlet
 
     [Parameter]
     [ValidateRange(1, 1000000)]
-    public int UntilEpoch { get; set; }
+    public int UntilEpoch { get; set; } = 1; // used only when given (IsBound)
 
     [Parameter]
     [ValidateSet("Elbo", "Iwae")]
@@ -114,6 +114,7 @@ public sealed class InvokeVaeTrainingCommand : VaeCmdlet
             Resume = Resume,
             Force = Force,
             UntilEpoch = IsBound(nameof(UntilEpoch)) ? UntilEpoch : null,
+            TakeConsoleBreak = Host.Name == "ConsoleHost" && SignalStop.IsNonInteractivePwsh(Environment.GetCommandLineArgs()),
             ThrottleLimit = ThrottleLimit,
             Objective = Objective,
             Samples = Samples,

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Runtime.InteropServices;
 
 namespace VaeTools.PowerShell.Logic;
@@ -15,9 +16,15 @@ public sealed class SignalStop : IDisposable
     private int _signals;
 
     /// <param name="cancellation">The command's own stop token (Ctrl+C through PowerShell); <see cref="Token"/> follows it too.</param>
-    public SignalStop(CancellationToken cancellation)
+    /// <param name="takeConsoleBreak">
+    /// A non-interactive host (pwsh -File, -Command): take SIGINT from the console's CancelKeyPress handlers (PowerShell's
+    /// own stops the whole script, so nothing could catch the error and pwsh would exit 0) for the length of the
+    /// training, so that SIGINT is handled like SIGTERM. They are given back on <see cref="Dispose"/>.
+    /// </param>
+    public SignalStop(CancellationToken cancellation, bool takeConsoleBreak = false)
     {
         _source = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        if (takeConsoleBreak) _consoleHandlers = TakeConsoleHandlers();
         foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
         {
             try { _registrations.Add(PosixSignalRegistration.Create(signal, OnSignal)); }
@@ -50,9 +57,44 @@ public sealed class SignalStop : IDisposable
         _source.Cancel();
     }
 
+    private readonly ConsoleCancelEventHandler[]? _consoleHandlers;
+
+    /// <summary>Removes the console's CancelKeyPress handlers (through the public event; reading the list needs reflection) and returns them.</summary>
+    private static ConsoleCancelEventHandler[]? TakeConsoleHandlers()
+    {
+        try
+        {
+            var field = typeof(Console).GetField("s_cancelCallbacks", BindingFlags.NonPublic | BindingFlags.Static);
+            if (field?.GetValue(null) is not ConsoleCancelEventHandler handlers) return null;
+            var list = handlers.GetInvocationList().Cast<ConsoleCancelEventHandler>().ToArray();
+            foreach (var h in list) Console.CancelKeyPress -= h;
+            return list;
+        }
+        catch (Exception e) when (e is FieldAccessException or NotSupportedException or InvalidCastException) { return null; }
+    }
+
     public void Dispose()
     {
         foreach (var r in _registrations) r.Dispose();
+        if (_consoleHandlers is not null)
+            foreach (var h in _consoleHandlers) Console.CancelKeyPress += h;
         _source.Dispose();
+    }
+
+    /// <summary>
+    /// Whether this process is a non-interactive pwsh (started with -File, -Command, -EncodedCommand, -NonInteractive or a
+    /// script path, and without -NoExit): there SIGINT comes from a scheduler or a parent process, not a user at a prompt.
+    /// </summary>
+    public static bool IsNonInteractivePwsh(IReadOnlyList<string> args)
+    {
+        bool script = false;
+        for (int i = 0; i < args.Count; i++)
+        {
+            string a = args[i].ToLowerInvariant();
+            if (a is "-noexit" or "-noe") return false;
+            if (a is "-file" or "-f" or "-command" or "-c" or "-encodedcommand" or "-e" or "-ec" or "-noninteractive" or "-noni") script = true;
+            else if (i > 0 && !a.StartsWith('-') && a.EndsWith(".ps1", StringComparison.Ordinal)) script = true; // pwsh job.ps1
+        }
+        return script;
     }
 }

@@ -39,6 +39,8 @@ public sealed class TrainingParameters
     /// reported as an EpochHookFailed error.
     /// </summary>
     public Func<VaeModel, EpochRecord, bool>? OnEpoch { get; set; }
+    /// <summary>The host is a non-interactive pwsh: SIGINT is taken from PowerShell's console handler too (see <see cref="SignalStop"/>).</summary>
+    public bool TakeConsoleBreak { get; set; }
 }
 
 /// <summary>
@@ -306,7 +308,7 @@ public sealed class TrainingLogic
         }
 
         TrainingResult result;
-        using var signals = _p.HandleSignals ? new SignalStop(hookStop.Token) : null;
+        using var signals = _p.HandleSignals ? new SignalStop(hookStop.Token, _p.TakeConsoleBreak) : null;
         if (signals is not null) OnSignalsRegistered?.Invoke(signals);
         try
         {
