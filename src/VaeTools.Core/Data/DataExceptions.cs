@@ -18,20 +18,35 @@ public class DataFormatException : IOException
 }
 
 /// <summary>
-/// A data file's SHA-256 differs from the published value: the file is corrupt or not the canonical one.
-/// It is never used.
+/// A data file's checksum (SHA-256, or for the CIFAR-10 archive the published MD5) differs from the published
+/// value: the file is corrupt or not the canonical one. It is never used.
 /// </summary>
 public sealed class DataChecksumException : DataFormatException
 {
     public DataChecksumException(string filePath, string expectedSha256, string actualSha256)
+        : this(filePath, "SHA-256", expectedSha256, actualSha256, "(decompressed) file") { }
+
+    /// <param name="filePath">The offending file.</param>
+    /// <param name="algorithm">"SHA-256" or "MD5".</param>
+    /// <param name="expected">The published checksum (lower-case hex).</param>
+    /// <param name="actual">The file's checksum.</param>
+    /// <param name="what">What was hashed, for the message ("file", "(decompressed) file").</param>
+    public DataChecksumException(string filePath, string algorithm, string expected, string actual, string what = "file")
         : base(filePath,
-            $"Checksum mismatch for '{filePath}': expected SHA-256 {expectedSha256} but the (decompressed) file hashes to {actualSha256}. " +
+            $"Checksum mismatch for '{filePath}': expected {algorithm} {expected} but the {what} hashes to {actual}. " +
             "The file is corrupt or is not the canonical one; delete it and supply the original.")
     {
-        ExpectedSha256 = expectedSha256;
-        ActualSha256 = actualSha256;
+        Algorithm = algorithm;
+        ExpectedSha256 = expected;
+        ActualSha256 = actual;
     }
 
+    /// <summary>The hash that was checked: "SHA-256" or "MD5".</summary>
+    public string Algorithm { get; }
+
+    /// <summary>The published checksum (of <see cref="Algorithm"/>; the name is historical).</summary>
     public string ExpectedSha256 { get; }
+
+    /// <summary>The file's checksum (of <see cref="Algorithm"/>; the name is historical).</summary>
     public string ActualSha256 { get; }
 }

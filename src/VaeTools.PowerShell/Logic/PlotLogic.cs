@@ -197,15 +197,16 @@ public sealed class PlotLogic
         var data = _p.Data!;
         int count = Math.Min(_p.Count ?? DefaultReconstructions, data.Count);
         var pairs = Reconstructions.Reconstruct(model, data, Enumerable.Range(0, count).ToArray(), random);
-        var (h, w) = ImageRecord.ShapeFor(model.Config.InputDim);
-        return ImageGrid.TilePairs(pairs.Originals.Span, pairs.Reconstructions.Span, h, w, new GridOptions { Columns = _p.Columns ?? 10 });
+        var shape = ImageRecord.ShapeFor(model.Config.InputDim, model.Config.GetImageShape() ?? data.ImageShape);
+        return ImageGrid.TilePairs(pairs.Originals.Span, pairs.Reconstructions.Span, shape.Height, shape.Width,
+            new GridOptions { Columns = _p.Columns ?? 10, Channels = shape.Channels });
     }
 
     private PixelImage SamplesPicture(VaeModel model, RandomSource random)
     {
         var images = model.Sample(_p.Count ?? DefaultSamples, (float)_p.Temperature, random);
-        var (h, w) = ImageRecord.ShapeFor(model.Config.InputDim);
-        return ImageGrid.Tile(images, h, w, new GridOptions { Columns = _p.Columns ?? 10 });
+        var shape = ImageRecord.ShapeFor(model.Config.InputDim, model.Config.GetImageShape());
+        return ImageGrid.Tile(images, shape.Height, shape.Width, new GridOptions { Columns = _p.Columns ?? 10, Channels = shape.Channels });
     }
 
     private static Action<Stream> Figure(Figure figure, bool svg) => svg ? figure.WriteSvg : figure.WritePng;

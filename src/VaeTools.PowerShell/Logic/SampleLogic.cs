@@ -95,14 +95,15 @@ public sealed class SampleLogic
             return;
         }
 
-        var (h, w) = ImageRecord.ShapeFor(model.Config.InputDim);
+        var shape = ImageRecord.ShapeFor(model.Config.InputDim, model.Config.GetImageShape());
+        int h = shape.Height, w = shape.Width;
         if (_p.OutFile is string path)
         {
             if (sink.ShouldProcess(path, $"Write a PNG grid of {what}"))
             {
                 try
                 {
-                    PngEncoder.WriteFile(path, ImageGrid.Tile(images, h, w, new GridOptions { Columns = columns }));
+                    PngEncoder.WriteFile(path, ImageGrid.Tile(images, h, w, new GridOptions { Columns = columns, Channels = shape.Channels }));
                     sink.WriteVerbose($"Wrote '{path}'.");
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
@@ -120,7 +121,7 @@ public sealed class SampleLogic
             return;
         }
         for (int i = 0; i < images.Rows; i++)
-            sink.WriteObject(new ImageRecord(i, null, images.Row(i).ToArray(), h, w));
+            sink.WriteObject(new ImageRecord(i, null, images.Row(i).ToArray(), h, w, shape.Channels));
     }
 
     /// <summary>Decoder means of the grid's codes, row-major from the top-left (z1 left to right, z2 top to bottom).</summary>

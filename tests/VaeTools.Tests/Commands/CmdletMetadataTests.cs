@@ -28,7 +28,7 @@ public class CmdletMetadataTests
 
     private static readonly string[] ExpectedCmdlets =
     {
-        "Export-Vae", "Export-VaePlot", "Get-MnistData", "Get-VaeEncoding", "Get-VaeToyData", "Import-Vae", "Invoke-VaeTraining",
+        "Export-Vae", "Export-VaePlot", "Get-Cifar10Data", "Get-MnistData", "Get-VaeEncoding", "Get-VaeToyData", "Import-Vae", "Invoke-VaeTraining",
         "Measure-ReconstructionError", "Measure-VaeLatent", "New-Vae", "New-VaeSample",
     };
 
@@ -62,6 +62,7 @@ public class CmdletMetadataTests
         Type[] OutputTypes(string name) => ((IEnumerable<System.Reflection.CustomAttributeTypedArgument>)Attributes(Get(name).Type, "OutputTypeAttribute").Single().ConstructorArguments[0].Value!)
             .Select(a => (Type)a.Value!).ToArray();
         Assert.Equal(new[] { typeof(MnistDataset), typeof(PowerShell.ImageRecord) }, OutputTypes("Get-MnistData"));
+        Assert.Equal(new[] { typeof(Cifar10Dataset), typeof(PowerShell.ImageRecord) }, OutputTypes("Get-Cifar10Data"));
         Assert.Equal(new[] { typeof(VaeModel) }, OutputTypes("New-Vae"));
         Assert.Equal(new[] { typeof(VaeModel) }, OutputTypes("Invoke-VaeTraining"));
         Assert.Equal(new[] { typeof(VaeModel) }, OutputTypes("Import-Vae"));
@@ -90,6 +91,7 @@ public class CmdletMetadataTests
     [InlineData("Export-Vae", "Path", true, false, null)]
     [InlineData("Import-Vae", "Path", true, true, null)]
     [InlineData("Get-MnistData", "Subset", false, false, null)]
+    [InlineData("Get-Cifar10Data", "Subset", false, false, null)]
     [InlineData("Measure-VaeLatent", "Model", true, true, null)]
     [InlineData("Measure-VaeLatent", "Data", true, true, null)]
     [InlineData("Export-VaePlot", "Model", true, true, null)]
@@ -140,6 +142,7 @@ public class CmdletMetadataTests
 
     [Theory]
     [InlineData("Get-MnistData", "Subset", typeof(MnistSubset))]
+    [InlineData("Get-Cifar10Data", "Subset", typeof(MnistSubset))]
     [InlineData("Get-MnistData", "Variant", typeof(MnistVariant))]
     [InlineData("Get-MnistData", "Binarize", typeof(MnistBinarization))]
     [InlineData("New-Vae", "Activation", typeof(Activation))]
