@@ -72,6 +72,13 @@ public sealed class Cifar10LogicTests : IDisposable
         Assert.Contains(Cifar10Files.TestBatch, e.Exception.Message);
     }
 
+    [Fact]
+    public void A_failed_download_is_ResourceUnavailable_like_mnist()
+    {
+        Assert.Equal(ErrorKind.ResourceUnavailable, Errors.Categorize(new DataDownloadException("down", Array.Empty<string>())));
+        Assert.Equal(ErrorKind.ResourceUnavailable, Errors.Categorize(new MnistDownloadException("down", Array.Empty<string>())));
+    }
+
     /// <summary>A small colour data set: 3 x 6 x 5 images, the red plane bright in even rows, blue in odd.</summary>
     private static TensorDataset ColourData(int n)
     {
@@ -110,6 +117,12 @@ public sealed class Cifar10LogicTests : IDisposable
         Assert.Null(new VaeConfig { InputDim = 90 }.GetImageShape());
         var bad = Assert.Throws<ArgumentException>(() => new VaeConfig { InputDim = 91, ImageShape = new ImageShape(3, 6, 5) }.Validate());
         Assert.Contains("ImageShape is 3x6x5", bad.Message);
+        // A file whose shape is impossible or does not fit its width is refused, saying so.
+        string json = new VaeConfig { InputDim = 90, ImageShape = new ImageShape(3, 6, 5) }.ToJson();
+        Assert.Contains("\"ImageShape\":{\"Channels\":3,\"Height\":6,\"Width\":5}", json);
+        Assert.ThrowsAny<ArgumentException>(() => VaeConfig.FromJson(json.Replace("\"Channels\":3", "\"Channels\":2")));
+        var wide = Assert.ThrowsAny<ArgumentException>(() => VaeConfig.FromJson(json.Replace("\"Width\":5", "\"Width\":6")));
+        Assert.Contains("ImageShape", wide.Message);
         // MNIST's own shape comes along too.
         Assert.Equal(new ImageShape(1, 28, 28), SyntheticMnist.Create(3, 1).ImageShape);
     }

@@ -174,6 +174,20 @@ public class Cifar10ReaderTests
     }
 
     [Fact]
+    public void A_full_size_test_batch_is_read_out_of_an_archive_with_the_official_record_count()
+    {
+        using var dir = new TempDir();
+        byte[] archive = SyntheticCifar.Archive(Cifar10Files.RecordsPerBatch, new[] { Cifar10Files.TestBatch });
+        dir.Write(Cifar10Files.ArchiveName, archive);
+        var data = Cifar10Dataset.Load(new Cifar10LoadOptions { Directory = dir.Path, Subset = MnistSubset.Test, ExpectedMd5 = SyntheticCifar.Md5(archive) });
+        Assert.Equal(10000, data.Count);
+        Assert.Equal((6 + 9999) % 10, data.GetLabel(9999));
+        var row = new float[3072];
+        data.CopyRows(new[] { 9999 }, row, null);
+        Assert.Equal(SyntheticCifar.Pixel(9999, 2, 31, 30, 6) / 255f, row[2048 + 31 * 32 + 30]);
+    }
+
+    [Fact]
     public void A_label_outside_0_to_9_names_file_and_record()
     {
         using var dir = new TempDir();
