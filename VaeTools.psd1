@@ -15,6 +15,7 @@
     FormatsToProcess     = @('VaeTools.Format.ps1xml')
     CmdletsToExport      = @(
         'Get-MnistData'
+        'Get-Cifar10Data'
         'New-Vae'
         'Invoke-VaeTraining'
         'Get-VaeEncoding'

@@ -46,7 +46,7 @@ AfterAll {
 Describe 'The module' {
     It 'exports the twelve cmdlets of the manifest' {
         $names = (Get-Command -Module VaeTools).Name | Sort-Object
-        $names | Should -Be @('Export-Vae', 'Export-VaePlot', 'Get-MnistData', 'Get-VaeEncoding', 'Get-VaeToyData', 'Import-Vae',
+        $names | Should -Be @('Export-Vae', 'Export-VaePlot', 'Get-Cifar10Data', 'Get-MnistData', 'Get-VaeEncoding', 'Get-VaeToyData', 'Import-Vae',
             'Invoke-VaeTraining', 'Measure-ReconstructionError', 'Measure-VaeLatent', 'New-PpcaModel', 'New-Vae', 'New-VaeSample')
     }
 

@@ -42,6 +42,9 @@ public sealed class RowSubset : IDataset
 
     public int Count => _rows.Length;
     public int Features => Source.Features;
+
+    /// <summary>The source's image shape.</summary>
+    public ImageShape? ImageShape => Source.ImageShape;
     public string Description { get; }
 
     public override string ToString() => Description;

@@ -27,4 +27,10 @@ public interface IDataset
 
     /// <summary>Label of row <paramref name="index"/>, or -1 when the data set has no labels.</summary>
     int GetLabel(int index);
+
+    /// <summary>
+    /// The shape of each row as an image (channels x height x width, channel-major; its Size equals
+    /// <see cref="Features"/>), or null when the rows are not images. MNIST: 1 x 28 x 28, CIFAR-10: 3 x 32 x 32.
+    /// </summary>
+    ImageShape? ImageShape => null;
 }

@@ -114,6 +114,9 @@ public sealed class MnistDataset : IDataset
     /// <summary>Image width (28).</summary>
     public int Cols { get; }
 
+    /// <summary>1 x <see cref="Rows"/> x <see cref="Cols"/> (1 x 28 x 28).</summary>
+    public ImageShape ImageShape => new(1, Rows, Cols);
+
     /// <summary>The raw pixels, [Count x Features] row-major bytes.</summary>
     public ReadOnlySpan<byte> Pixels => _pixels;
 

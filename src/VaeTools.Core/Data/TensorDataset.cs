@@ -42,6 +42,22 @@ public sealed class TensorDataset : IDataset
         _description = description ?? $"tensor data ({data.Rows} x {data.Cols})";
     }
 
+    /// <summary>
+    /// The rows' image shape, or null (the default) when they are not images; its Size must equal <see cref="Features"/>.
+    /// </summary>
+    public ImageShape? ImageShape
+    {
+        get => _imageShape;
+        init
+        {
+            if (value is not null && value.Size != Data.Cols)
+                throw new ArgumentException($"Image shape {value} holds {value.Size} values, but the rows of the tensor {Data.Shape} hold {Data.Cols}.", nameof(ImageShape));
+            _imageShape = value;
+        }
+    }
+
+    private readonly ImageShape? _imageShape;
+
     /// <summary>The underlying [Count x Features] tensor.</summary>
     public Tensor Data { get; }
 

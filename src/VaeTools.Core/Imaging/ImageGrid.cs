@@ -31,11 +31,20 @@ public sealed record GridOptions
 
     /// <summary>For pairs: original above or left of its reconstruction. Default <see cref="PairLayout.Vertical"/>.</summary>
     public PairLayout PairLayout { get; init; } = PairLayout.Vertical;
+
+    /// <summary>
+    /// Colour planes per image: 1 (default) for grey images of h x w values, giving a <see cref="PixelFormat.Gray8"/>
+    /// picture; 3 for colour images of 3 x h x w values stored channel-major (the R plane, then G, then B, as
+    /// CIFAR-10 and PyTorch store them), giving an <see cref="PixelFormat.Rgb24"/> picture with a grey background.
+    /// </summary>
+    public int Channels { get; init; } = 1;
 }
 
 /// <summary>
 /// Tiles many small grayscale images (h x w floats in [0, 1], row-major, e.g. 28 x 28 MNIST
-/// digits or decoded means) into one <see cref="PixelFormat.Gray8"/> picture. Values are clamped
+/// digits or decoded means) into one <see cref="PixelFormat.Gray8"/> picture, or with
+/// <see cref="GridOptions.Channels"/> = 3 colour images (3 x h x w, channel-major) into an
+/// <see cref="PixelFormat.Rgb24"/> one. Values are clamped
 /// to [0, 1] (0 = black, 1 = white) and rounded to 0..255; NaN is an error naming the image.
 /// <para>Layout: tile k sits in grid row k / columns, grid column k % columns. Its top-left output
 /// pixel is (padding + row * (h*scale + padding), padding + column * (w*scale + padding)), and
@@ -49,13 +58,13 @@ public static class ImageGrid
     public static PixelImage Tile(ReadOnlySpan<float> images, int imageHeight, int imageWidth, GridOptions? options = null)
     {
         options ??= new GridOptions();
-        int count = CountImages(images.Length, imageHeight, imageWidth, nameof(images));
         CheckOptions(options);
+        int count = CountImages(images.Length, imageHeight, imageWidth, options.Channels, nameof(images));
         int tileH = imageHeight * options.Scale, tileW = imageWidth * options.Scale;
         int columns = Math.Min(options.Columns, count);
         int rows = (count + columns - 1) / columns;
         var canvas = NewCanvas(columns, rows, tileW, tileH, options);
-        int size = imageHeight * imageWidth;
+        int size = options.Channels * imageHeight * imageWidth;
         for (int k = 0; k < count; k++)
         {
             int top = options.Padding + (k / columns) * (tileH + options.Padding);
@@ -69,7 +78,7 @@ public static class ImageGrid
     public static PixelImage Tile(Tensor images, int imageHeight, int imageWidth, GridOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(images);
-        CheckTensor(images, imageHeight, imageWidth, nameof(images));
+        CheckTensor(images, imageHeight, imageWidth, options?.Channels ?? 1, nameof(images));
         return Tile(images.Span, imageHeight, imageWidth, options);
     }
 
@@ -83,12 +92,12 @@ public static class ImageGrid
         int imageHeight, int imageWidth, GridOptions? options = null)
     {
         options ??= new GridOptions();
-        int count = CountImages(originals.Length, imageHeight, imageWidth, nameof(originals));
+        CheckOptions(options);
+        int count = CountImages(originals.Length, imageHeight, imageWidth, options.Channels, nameof(originals));
         if (reconstructions.Length != originals.Length)
             throw new ArgumentException(
                 $"originals hold {count} images of {imageHeight} x {imageWidth} ({originals.Length} values) but reconstructions hold {reconstructions.Length} values; they must match.",
                 nameof(reconstructions));
-        CheckOptions(options);
         if (options.PairGap < 0)
             throw new ArgumentOutOfRangeException(nameof(options), options.PairGap, "GridOptions.PairGap must be >= 0.");
         bool vertical = options.PairLayout == PairLayout.Vertical;
@@ -98,7 +107,7 @@ public static class ImageGrid
         int columns = Math.Min(options.Columns, count);
         int rows = (count + columns - 1) / columns;
         var canvas = NewCanvas(columns, rows, cellW, cellH, options);
-        int size = imageHeight * imageWidth;
+        int size = options.Channels * imageHeight * imageWidth;
         for (int k = 0; k < count; k++)
         {
             int top = options.Padding + (k / columns) * (cellH + options.Padding);
@@ -116,8 +125,8 @@ public static class ImageGrid
     {
         ArgumentNullException.ThrowIfNull(originals);
         ArgumentNullException.ThrowIfNull(reconstructions);
-        CheckTensor(originals, imageHeight, imageWidth, nameof(originals));
-        CheckTensor(reconstructions, imageHeight, imageWidth, nameof(reconstructions));
+        CheckTensor(originals, imageHeight, imageWidth, options?.Channels ?? 1, nameof(originals));
+        CheckTensor(reconstructions, imageHeight, imageWidth, options?.Channels ?? 1, nameof(reconstructions));
         if (originals.Rows != reconstructions.Rows)
             throw new ShapeMismatchException(
                 $"originals are {originals.Shape} but reconstructions are {reconstructions.Shape}; they must have the same shape.");
@@ -132,16 +141,25 @@ public static class ImageGrid
     {
         int width = canvas.Width;
         byte[] pixels = canvas.Pixels;
-        for (int r = 0; r < h; r++)
+        int channels = canvas.Channels; // 1 or 3: the image holds that many h x w planes
+        for (int ch = 0; ch < channels; ch++)
         {
-            for (int c = 0; c < w; c++)
+            for (int r = 0; r < h; r++)
             {
-                float v = image[r * w + c];
-                if (float.IsNaN(v))
-                    throw new ArgumentException($"{what}: image {index} has NaN at pixel (row {r}, column {c}).", what);
-                byte b = ToByte(v);
-                for (int dy = 0; dy < scale; dy++)
-                    pixels.AsSpan((top + r * scale + dy) * width + left + c * scale, scale).Fill(b);
+                for (int c = 0; c < w; c++)
+                {
+                    float v = image[(ch * h + r) * w + c];
+                    if (float.IsNaN(v))
+                        throw new ArgumentException(channels == 1
+                            ? $"{what}: image {index} has NaN at pixel (row {r}, column {c})."
+                            : $"{what}: image {index} has NaN at pixel (row {r}, column {c}) of channel {ch}.", what);
+                    byte b = ToByte(v);
+                    for (int dy = 0; dy < scale; dy++)
+                    {
+                        int at = ((top + r * scale + dy) * width + left + c * scale) * channels + ch;
+                        for (int dx = 0; dx < scale; dx++) pixels[at + dx * channels] = b;
+                    }
+                }
             }
         }
     }
@@ -152,29 +170,34 @@ public static class ImageGrid
         long height = options.Padding + (long)rows * (cellH + options.Padding);
         if (width > int.MaxValue || height > int.MaxValue || width * height > Array.MaxLength)
             throw new ArgumentException($"The grid would be {width} x {height} pixels, too large for one image; use fewer images or a smaller scale.");
-        var canvas = new PixelImage((int)width, (int)height, PixelFormat.Gray8);
+        if (width * height * options.Channels > Array.MaxLength)
+            throw new ArgumentException($"The grid would be {width} x {height} pixels, too large for one image; use fewer images or a smaller scale.");
+        var canvas = new PixelImage((int)width, (int)height, options.Channels == 3 ? PixelFormat.Rgb24 : PixelFormat.Gray8);
         canvas.Pixels.AsSpan().Fill(ToByte(options.Background));
         return canvas;
     }
 
-    private static int CountImages(int length, int h, int w, string name)
+    private static int CountImages(int length, int h, int w, int channels, string name)
     {
         if (h <= 0) throw new ArgumentOutOfRangeException("imageHeight", h, "Image height must be at least 1.");
         if (w <= 0) throw new ArgumentOutOfRangeException("imageWidth", w, "Image width must be at least 1.");
-        long size = (long)h * w;
+        long size = (long)channels * h * w;
+        string shape = channels == 1 ? $"{h} x {w}" : $"{channels} x {h} x {w}";
         if (length == 0)
-            throw new ArgumentException($"{name} is empty; at least one {h} x {w} image is needed.", name);
+            throw new ArgumentException($"{name} is empty; at least one {shape} image is needed.", name);
         if (length % size != 0)
             throw new ArgumentException(
-                $"{name} holds {length} values, which is not a whole number of {h} x {w} images ({size} values each).", name);
+                $"{name} holds {length} values, which is not a whole number of {shape} images ({size} values each).", name);
         return (int)(length / size);
     }
 
-    private static void CheckTensor(Tensor t, int h, int w, string name)
+    private static void CheckTensor(Tensor t, int h, int w, int channels, string name)
     {
-        if ((long)h * w != t.Cols)
-            throw new ShapeMismatchException(
-                $"{name} is {t.Shape} but {h} x {w} images need {(long)h * w} columns per row.");
+        long size = (long)channels * h * w;
+        if (size != t.Cols)
+            throw new ShapeMismatchException(channels == 1
+                ? $"{name} is {t.Shape} but {h} x {w} images need {size} columns per row."
+                : $"{name} is {t.Shape} but {channels} x {h} x {w} images need {size} columns per row.");
     }
 
     private static void CheckOptions(GridOptions o)
@@ -185,6 +208,8 @@ public static class ImageGrid
             throw new ArgumentOutOfRangeException("options", o.Padding, "GridOptions.Padding must be >= 0.");
         if (o.Scale <= 0)
             throw new ArgumentOutOfRangeException("options", o.Scale, "GridOptions.Scale must be at least 1.");
+        if (o.Channels is not (1 or 3))
+            throw new ArgumentOutOfRangeException("options", o.Channels, "GridOptions.Channels must be 1 (grey) or 3 (R, G, B planes).");
         if (float.IsNaN(o.Background))
             throw new ArgumentOutOfRangeException("options", o.Background, "GridOptions.Background must be a number in [0, 1].");
     }

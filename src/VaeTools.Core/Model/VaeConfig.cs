@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using VaeTools.Data;
 
 namespace VaeTools.Model;
 
@@ -60,6 +61,16 @@ public sealed record VaeConfig
     public int PriorSamples { get; init; } = 5;
     /// <summary>Slope of LeakyReLU for negative inputs.</summary>
     public float LeakySlope { get; init; } = 0.01f;
+    /// <summary>
+    /// The shape of an input image (channels x height x width, channel-major), taken from the data set the model
+    /// was made for; its Size equals <see cref="InputDim"/>. Null (not written to model files) when unknown: then
+    /// <see cref="GetImageShape"/> assumes 1 x 28 x 28 for 784 inputs. Pictures use it to draw colour images.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ImageShape? ImageShape { get; init; }
+
+    /// <summary><see cref="ImageShape"/>, or 1 x 28 x 28 when it is null and <see cref="InputDim"/> is 784, else null.</summary>
+    public ImageShape? GetImageShape() => ImageShape ?? (InputDim == 784 ? Data.ImageShape.Mnist : null);
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting and what is allowed.</summary>
     public void Validate()
@@ -73,6 +84,8 @@ public sealed record VaeConfig
         if (Initialization == Initialization.Normal && (!(InitStd > 0) || !float.IsFinite(InitStd))) throw Bad(nameof(InitStd), InitStd, "a positive number");
         if (Prior == Prior.Laplace && (!(LaplaceScale > 0) || !float.IsFinite(LaplaceScale))) throw Bad(nameof(LaplaceScale), LaplaceScale, "a positive number");
         if (DecoderOnly && PriorSamples <= 0) throw Bad(nameof(PriorSamples), PriorSamples, "a positive number of samples");
+        if (ImageShape is not null && ImageShape.Size != InputDim)
+            throw Bad(nameof(ImageShape), ImageShape, $"a shape of InputDim = {InputDim} values (channels x height x width), or none");
         if (!Enum.IsDefined(Activation)) throw Bad(nameof(Activation), Activation, string.Join(", ", Enum.GetNames<Activation>()));
         if (!Enum.IsDefined(Likelihood)) throw Bad(nameof(Likelihood), Likelihood, string.Join(", ", Enum.GetNames<Likelihood>()));
     }

@@ -87,7 +87,7 @@ public static class Errors
         IO.FileLockedException or Model.ModelInUseException => ErrorKind.ResourceBusy,
         FileNotFoundException or DirectoryNotFoundException => ErrorKind.ObjectNotFound,
         Data.DataFormatException or Model.ModelFileException => ErrorKind.InvalidData,
-        Data.MnistDownloadException or HttpRequestException or TimeoutException => ErrorKind.ResourceUnavailable,
+        Data.DataDownloadException or HttpRequestException or TimeoutException => ErrorKind.ResourceUnavailable,
         Model.TrainingDivergedException => ErrorKind.InvalidResult,
         ArgumentException => ErrorKind.InvalidArgument, // includes ShapeMismatchException
         UnauthorizedAccessException or IOException => ErrorKind.WriteError,

@@ -14,6 +14,8 @@ public sealed record GridStyle
     public IReadOnlyList<string?>? Titles { get; init; }
     /// <summary>Black digits on white (-Invert) instead of white on black.</summary>
     public bool Invert { get; init; }
+    /// <summary>Colour planes of each image: 1 (grey) or 3 (channel-major R, G, B).</summary>
+    public int Channels { get; init; } = 1;
 }
 
 /// <summary>Tiles images (or original/reconstruction pairs) and adds the style's text.</summary>
@@ -44,7 +46,7 @@ public static class GridPicture
     }
 
     private static GridOptions Options(GridStyle style) =>
-        new() { Columns = style.Columns, Scale = style.Titles is null ? 1 : TitledScale };
+        new() { Columns = style.Columns, Scale = style.Titles is null ? 1 : TitledScale, Channels = style.Channels };
 
     private static Tensor Shade(Tensor images, GridStyle style)
     {

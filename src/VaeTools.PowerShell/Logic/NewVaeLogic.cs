@@ -40,10 +40,11 @@ public sealed class NewVaeLogic
         _seed = parameters.Seed ?? (ulong)Random.Shared.NextInt64(1, long.MaxValue);
     }
 
-    /// <summary>The configuration for inputs of <paramref name="inputDim"/> values.</summary>
-    public VaeConfig BuildConfig(int inputDim) => new()
+    /// <summary>The configuration for inputs of <paramref name="inputDim"/> values (images of <paramref name="imageShape"/>, when known).</summary>
+    public VaeConfig BuildConfig(int inputDim, ImageShape? imageShape = null) => new()
     {
         InputDim = inputDim,
+        ImageShape = imageShape,
         HiddenDims = (int[])_p.HiddenDim.Clone(),
         LatentDim = _p.LatentDim,
         Activation = EnumParameter.Parse<Activation>(_p.Activation, nameof(_p.Activation)),
@@ -72,7 +73,7 @@ public sealed class NewVaeLogic
         VaeModel model;
         try
         {
-            model = new VaeModel(BuildConfig(width));
+            model = new VaeModel(BuildConfig(width, data?.ImageShape));
         }
         catch (CommandException e) { sink.WriteError(e.Error); return; }
         catch (ArgumentException e)

@@ -265,14 +265,15 @@ public sealed class PlotLogic
         var data = _p.Data!;
         int count = Math.Min(_p.Count ?? DefaultReconstructions, data.Count);
         var pairs = Reconstructions.Reconstruct(model, data, Enumerable.Range(0, count).ToArray(), random);
-        var (h, w) = ImageRecord.ShapeFor(model.Config.InputDim);
+        var shape = ImageRecord.ShapeFor(model.Config.InputDim, model.Config.GetImageShape() ?? data.ImageShape);
         var titles = _p.ShowLabels ? GridPicture.LabelTitles(data, count) : null;
-        return GridPicture.Pairs(pairs.Originals, pairs.Reconstructions, h, w, Style(titles));
+        return GridPicture.Pairs(pairs.Originals, pairs.Reconstructions, shape.Height, shape.Width, Style(titles, shape.Channels));
     }
 
     /// <summary>How picture kinds draw their grid: -Columns, -Title as the heading, -Invert, and per-cell titles.</summary>
-    private GridStyle Style(IReadOnlyList<string?>? titles = null) => new()
+    private GridStyle Style(IReadOnlyList<string?>? titles = null, int channels = 1) => new()
     {
+        Channels = channels,
         Columns = _p.Columns ?? 10,
         Heading = string.IsNullOrEmpty(_p.Title) ? null : _p.Title,
         Titles = titles,
@@ -282,8 +283,8 @@ public sealed class PlotLogic
     private PixelImage SamplesPicture(VaeModel model, RandomSource random)
     {
         var images = model.Sample(_p.Count ?? DefaultSamples, (float)_p.Temperature, random, _p.SamplePixels);
-        var (h, w) = ImageRecord.ShapeFor(model.Config.InputDim);
-        return GridPicture.Tiles(images, h, w, Style());
+        var shape = ImageRecord.ShapeFor(model.Config.InputDim, model.Config.GetImageShape());
+        return GridPicture.Tiles(images, shape.Height, shape.Width, Style(null, shape.Channels));
     }
 
     /// <summary>The first -Count (default 100) images of -Data, tiled -Columns (default 10) to a row.</summary>
@@ -293,8 +294,8 @@ public sealed class PlotLogic
         int count = Math.Min(_p.Count ?? DefaultDataImages, data.Count);
         var images = new Tensor(count, data.Features);
         data.CopyRows(Enumerable.Range(0, count).ToArray(), images.Span, random);
-        var (h, w) = ImageRecord.ShapeFor(data.Features);
-        return GridPicture.Tiles(images, h, w, Style(_p.ShowLabels ? GridPicture.LabelTitles(data, count) : null));
+        var shape = ImageRecord.ShapeFor(data.Features, data.ImageShape);
+        return GridPicture.Tiles(images, shape.Height, shape.Width, Style(_p.ShowLabels ? GridPicture.LabelTitles(data, count) : null, shape.Channels));
     }
 
     private static Action<Stream> Figure(Figure figure, bool svg) => svg ? figure.WriteSvg : figure.WritePng;

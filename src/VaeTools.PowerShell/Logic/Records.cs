@@ -4,21 +4,31 @@ using VaeTools.Engine;
 namespace VaeTools.PowerShell;
 
 /// <summary>
-/// One image on the pipeline (Get-MnistData -AsImage, New-VaeSample): its row number, its label (null when
-/// unknown) and its pixels in [0, 1], row-major, Height x Width.
+/// One image on the pipeline (Get-MnistData -AsImage, Get-Cifar10Data -AsImage, New-VaeSample): its row number, its
+/// label (null when unknown) and its pixels in [0, 1]: Channels planes (1 grey, 3 for R, G, B) of Height x Width,
+/// each row-major, one plane after the other.
 /// </summary>
 public sealed class ImageRecord
 {
     public ImageRecord(int index, int? label, float[] pixels, int height, int width)
+        : this(index, label, pixels, height, width, 1) { }
+
+    /// <summary>An image of <c>channels</c> planes (1 grey, 3 for R, G, B, channel-major) of height x width pixels.</summary>
+    public ImageRecord(int index, int? label, float[] pixels, int height, int width, int channels)
     {
         ArgumentNullException.ThrowIfNull(pixels);
-        if (height * width != pixels.Length)
-            throw new ArgumentException($"An image of {height} x {width} needs {height * width} pixels; got {pixels.Length}.", nameof(pixels));
+        if (channels is not (1 or 3))
+            throw new ArgumentOutOfRangeException(nameof(channels), channels, $"An image has 1 channel (grey) or 3 (R, G, B); got {channels}.");
+        if ((long)channels * height * width != pixels.Length)
+            throw new ArgumentException(channels == 1
+                ? $"An image of {height} x {width} needs {height * width} pixels; got {pixels.Length}."
+                : $"An image of {channels} x {height} x {width} needs {(long)channels * height * width} values; got {pixels.Length}.", nameof(pixels));
         Index = index;
         Label = label;
         Pixels = pixels;
         Height = height;
         Width = width;
+        Channels = channels;
     }
 
     /// <summary>Row number in the data set (or sample number).</summary>
@@ -33,8 +43,11 @@ public sealed class ImageRecord
     public int Height { get; }
     public int Width { get; }
 
-    /// <summary>"Height x Width", e.g. "28 x 28" (the Size column of the table view).</summary>
-    public string Size => $"{Height} x {Width}";
+    /// <summary>"Height x Width", e.g. "28 x 28", or "Channels x Height x Width" for colour images (the Size column of the table view).</summary>
+    public string Size => Channels > 1 ? $"{Channels} x {Height} x {Width}" : $"{Height} x {Width}";
+
+    /// <summary>Colour planes: 1 (grey) or 3 (R, G, B).</summary>
+    public int Channels { get; }
 
     /// <summary>Mean pixel value: a quick brightness figure for Where-Object filters.</summary>
     public double MeanPixel => Pixels.Length == 0 ? 0 : Pixels.Average();
@@ -51,14 +64,25 @@ public sealed class ImageRecord
         return side * side == features ? (side, side) : (1, features);
     }
 
+    /// <summary>
+    /// The image shape for <paramref name="features"/> values: <paramref name="known"/> when given, else one grey
+    /// square (28 x 28 for 784), else 1 x features.
+    /// </summary>
+    public static ImageShape ShapeFor(int features, ImageShape? known)
+    {
+        if (known is not null) return known;
+        var (h, w) = ShapeFor(features);
+        return new ImageShape(1, h, w);
+    }
+
     /// <summary>Row <paramref name="row"/> of <paramref name="data"/> as an image (labels below 0 become null).</summary>
     public static ImageRecord FromDataset(IDataset data, int row, RandomSource? random, int? index = null)
     {
         var pixels = new float[data.Features];
         data.CopyRows(new[] { row }, pixels, random);
         int label = data.GetLabel(row);
-        var (h, w) = data is MnistDataset m ? (m.Rows, m.Cols) : ShapeFor(data.Features);
-        return new ImageRecord(index ?? row, label < 0 ? null : label, pixels, h, w);
+        var shape = ShapeFor(data.Features, data.ImageShape);
+        return new ImageRecord(index ?? row, label < 0 ? null : label, pixels, shape.Height, shape.Width, shape.Channels);
     }
 }
 

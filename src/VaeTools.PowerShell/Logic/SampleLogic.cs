@@ -118,7 +118,8 @@ public sealed class SampleLogic
             return;
         }
 
-        var (h, w) = ImageRecord.ShapeFor(model.Config.InputDim);
+        var shape = ImageRecord.ShapeFor(model.Config.InputDim, model.Config.GetImageShape());
+        int h = shape.Height, w = shape.Width;
         if (_p.OutFile is string path)
         {
             if (sink.ShouldProcess(path, $"Write a PNG grid of {what}"))
@@ -130,6 +131,7 @@ public sealed class SampleLogic
                         Columns = columns,
                         Heading = string.IsNullOrEmpty(_p.Title) ? null : _p.Title,
                         Invert = _p.Invert,
+                        Channels = shape.Channels,
                     }));
                     sink.WriteVerbose($"Wrote '{path}'.");
                 }
@@ -154,11 +156,11 @@ public sealed class SampleLogic
             int perImage = _p.Count + 1;
             for (int i = 0; i < images.Rows; i++)
                 if (i % perImage != 0)
-                    sink.WriteObject(new ImageRecord(i / perImage, labels[i / perImage] >= 0 ? labels[i / perImage] : null, images.Row(i).ToArray(), h, w));
+                    sink.WriteObject(new ImageRecord(i / perImage, labels[i / perImage] >= 0 ? labels[i / perImage] : null, images.Row(i).ToArray(), h, w, shape.Channels));
             return;
         }
         for (int i = 0; i < images.Rows; i++)
-            sink.WriteObject(new ImageRecord(i, null, images.Row(i).ToArray(), h, w));
+            sink.WriteObject(new ImageRecord(i, null, images.Row(i).ToArray(), h, w, shape.Channels));
     }
 
     /// <summary>The rows of <paramref name="images"/> that are not the first of each group of <paramref name="perImage"/>.</summary>

@@ -35,6 +35,7 @@ public class CmdletMetadataTests
     [InlineData("Import-Vae", "Path", true, true, "Path")]
     [InlineData("Import-Vae", "LiteralPath", true, false, "LiteralPath")]
     [InlineData("Get-MnistData", "Subset", false, false, null)]
+    [InlineData("Get-Cifar10Data", "Subset", false, false, null)]
     [InlineData("Measure-VaeLatent", "Model", true, true, null)]
     [InlineData("Measure-VaeLatent", "Data", true, true, null)]
     [InlineData("Export-VaePlot", "Model", false, true, null)]
@@ -86,6 +87,7 @@ public class CmdletMetadataTests
 
     [Theory]
     [InlineData("Get-MnistData", "Subset", typeof(MnistSubset))]
+    [InlineData("Get-Cifar10Data", "Subset", typeof(MnistSubset))]
     [InlineData("Get-MnistData", "Variant", typeof(MnistVariant))]
     [InlineData("Get-MnistData", "Binarize", typeof(MnistBinarization))]
     [InlineData("New-Vae", "Activation", typeof(Activation))]
