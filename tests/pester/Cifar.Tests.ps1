@@ -4,12 +4,8 @@
 
 BeforeAll {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
-    $manifest = $env:VAETOOLS_MODULE
-    if (-not $manifest) {
-        $version = (Import-PowerShellDataFile (Join-Path $root 'VaeTools.psd1')).ModuleVersion
-        $manifest = Join-Path $root "out/VaeTools/$version/VaeTools.psd1"
-    }
-    if (-not (Test-Path $manifest)) { throw "The module is not built: '$manifest' is missing. Run ./build.ps1 -Task Build first." }
+    . (Join-Path $PSScriptRoot 'Support.ps1')
+    $manifest = Get-VaeToolsManifest
     Import-Module $manifest -Force
     $work = Join-Path ([System.IO.Path]::GetTempPath()) ("vaetools-cifar-" + [guid]::NewGuid())
     $null = New-Item -ItemType Directory -Path $work

@@ -7,11 +7,8 @@
 
 BeforeDiscovery {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
-    $manifest = $env:VAETOOLS_MODULE
-    if (-not $manifest) {
-        $version = (Import-PowerShellDataFile (Join-Path $root 'VaeTools.psd1')).ModuleVersion
-        $manifest = Join-Path $root "out/VaeTools/$version/VaeTools.psd1"
-    }
+    . (Join-Path $PSScriptRoot 'Support.ps1')
+    $manifest = Get-VaeToolsManifest
     Import-Module $manifest -Force
     $script:haveData = $null -ne (Get-MnistData -Subset Test -Count 1 -NoDownload -ErrorAction SilentlyContinue)
     if (-not $script:haveData) {
@@ -33,12 +30,8 @@ BeforeDiscovery {
 
 BeforeAll {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
-    $manifest = $env:VAETOOLS_MODULE
-    if (-not $manifest) {
-        $version = (Import-PowerShellDataFile (Join-Path $root 'VaeTools.psd1')).ModuleVersion
-        $manifest = Join-Path $root "out/VaeTools/$version/VaeTools.psd1"
-    }
-    if (-not (Test-Path $manifest)) { throw "The module is not built: '$manifest' is missing. Run ./build.ps1 -Task Build first." }
+    . (Join-Path $PSScriptRoot 'Support.ps1')
+    $manifest = Get-VaeToolsManifest
     Import-Module $manifest -Force
     $work = Join-Path ([System.IO.Path]::GetTempPath()) ("vaetools-pester-help-" + [guid]::NewGuid())
     $null = New-Item -ItemType Directory -Path $work

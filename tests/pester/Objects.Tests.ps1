@@ -8,11 +8,8 @@
 BeforeDiscovery {
     $script:haveData = $false
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
-    $manifest = $env:VAETOOLS_MODULE
-    if (-not $manifest) {
-        $version = (Import-PowerShellDataFile (Join-Path $root 'VaeTools.psd1')).ModuleVersion
-        $manifest = Join-Path $root "out/VaeTools/$version/VaeTools.psd1"
-    }
+    . (Join-Path $PSScriptRoot 'Support.ps1')
+    $manifest = Get-VaeToolsManifest
     Import-Module $manifest -Force
     $probe = Get-MnistData -Subset Test -Count 1 -NoDownload -ErrorAction SilentlyContinue
     $script:haveData = $null -ne $probe
@@ -25,13 +22,8 @@ BeforeDiscovery {
 
 BeforeAll {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
-    $manifest = $env:VAETOOLS_MODULE
-    if (-not $manifest) {
-        $version = (Import-PowerShellDataFile (Join-Path $root 'VaeTools.psd1')).ModuleVersion
-        $manifest = Join-Path $root "out/VaeTools/$version/VaeTools.psd1"
-    }
-    if (-not (Test-Path $manifest)) { throw "The module is not built: '$manifest' is missing. Run ./build.ps1 -Task Build first." }
-    $manifest = (Resolve-Path $manifest).Path
+    . (Join-Path $PSScriptRoot 'Support.ps1')
+    $manifest = Get-VaeToolsManifest
     Import-Module $manifest -Force
     $work = Join-Path ([System.IO.Path]::GetTempPath()) ("vaetools-objects-" + [guid]::NewGuid())
     $null = New-Item -ItemType Directory -Path $work

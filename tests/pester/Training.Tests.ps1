@@ -5,24 +5,16 @@
 
 BeforeDiscovery {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
-    $manifest = $env:VAETOOLS_MODULE
-    if (-not $manifest) {
-        $version = (Import-PowerShellDataFile (Join-Path $root 'VaeTools.psd1')).ModuleVersion
-        $manifest = Join-Path $root "out/VaeTools/$version/VaeTools.psd1"
-    }
+    . (Join-Path $PSScriptRoot 'Support.ps1')
+    $manifest = Get-VaeToolsManifest
     Import-Module $manifest -Force
     $script:canSignal = -not $IsWindows -and (Test-Path /bin/kill)
 }
 
 BeforeAll {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
-    $manifest = $env:VAETOOLS_MODULE
-    if (-not $manifest) {
-        $version = (Import-PowerShellDataFile (Join-Path $root 'VaeTools.psd1')).ModuleVersion
-        $manifest = Join-Path $root "out/VaeTools/$version/VaeTools.psd1"
-    }
-    if (-not (Test-Path $manifest)) { throw "The module is not built: '$manifest' is missing. Run ./build.ps1 -Task Build first." }
-    $manifest = (Resolve-Path $manifest).Path
+    . (Join-Path $PSScriptRoot 'Support.ps1')
+    $manifest = Get-VaeToolsManifest
     Import-Module $manifest -Force
     $work = Join-Path ([System.IO.Path]::GetTempPath()) ("vaetools-training-" + [guid]::NewGuid())
     $null = New-Item -ItemType Directory -Path $work
