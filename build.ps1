@@ -41,6 +41,24 @@ function Invoke-Native {
     if ($LASTEXITCODE -ne 0) { throw "'$Command $($Arguments -join ' ')' failed with exit code $LASTEXITCODE." }
 }
 
+# The libtorch CPU natives for the host platform, beside TorchSharp.dll in runtimes/<rid>/native/ (where PowerShell
+# and TorchSharp look for them). Only what the Torch engine loads: libtorch's Python binding and test back-ends stay out.
+# libLibTorchSharp.so arrives from publish already prepared for this host (build/TorchNatives.targets).
+function Copy-TorchNatives {
+    param([string] $PublishDir)
+    $keep = '^(lib)?(LibTorchSharp|torch|torch_cpu|c10|torch_global_deps|gomp-[0-9a-f]+|libiomp5md|uv|asmjit|fbgemm)\.(so(\.\d+)*|dll|dylib)$'
+    $runtimes = Join-Path $PublishDir 'runtimes'
+    foreach ($rid in 'linux-x64', 'win-x64', 'osx-arm64') {
+        $native = Join-Path $runtimes "$rid/native"
+        if (-not (Test-Path $native)) { continue }
+        $files = Get-ChildItem -Path $native -File | Where-Object Name -Match $keep
+        if (-not ($files | Where-Object Name -Match 'torch_cpu')) { continue } # only TorchSharp's glue, no libtorch for this platform
+        $target = Join-Path $ModuleDir "runtimes/$rid/native"
+        $null = New-Item -ItemType Directory -Path $target -Force
+        $files | Copy-Item -Destination $target
+    }
+}
+
 function Invoke-BuildTask {
     $publishDir = Join-Path $OutDir "publish/$Configuration"
     Invoke-Native dotnet @('publish', (Join-Path $Root 'src/VaeTools.PowerShell/VaeTools.PowerShell.csproj'),
@@ -53,11 +71,14 @@ function Invoke-BuildTask {
     Get-ChildItem -Path $publishDir -Filter '*.dll' |
         Where-Object Name -NE 'System.Management.Automation.dll' |
         Copy-Item -Destination $ModuleDir
+    Copy-TorchNatives -PublishDir $publishDir
     Copy-Item -Path (Join-Path $Root 'VaeTools.psd1') -Destination $ModuleDir
     Copy-Item -Path (Join-Path $Root 'module/VaeTools.Format.ps1xml') -Destination $ModuleDir
     Copy-Item -Path (Join-Path $Root 'module/en-US/*') -Destination (Join-Path $ModuleDir 'en-US')
 
-    $missing = @('VaeTools.PowerShell.dll', 'VaeTools.Core.dll', 'System.Numerics.Tensors.dll') |
+    $required = @('VaeTools.PowerShell.dll', 'VaeTools.Core.dll', 'System.Numerics.Tensors.dll', 'VaeTools.Torch.dll', 'TorchSharp.dll')
+    if ($IsLinux) { $required += 'runtimes/linux-x64/native/libLibTorchSharp.so', 'runtimes/linux-x64/native/libtorch_cpu.so' }
+    $missing = $required |
         Where-Object { -not (Test-Path (Join-Path $ModuleDir $_)) }
     if ($missing) { throw "The module folder lacks $($missing -join ', ')." }
     Write-Host "Module assembled in $ModuleDir"
