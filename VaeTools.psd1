@@ -19,6 +19,7 @@
         'Measure-ReconstructionError'
         'Export-Vae'
         'Import-Vae'
+        'ConvertTo-Vae'
         'Get-VaeToyData'
         'Measure-VaeLatent'
         'Export-VaePlot'

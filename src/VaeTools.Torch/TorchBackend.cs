@@ -20,6 +20,7 @@ public sealed class TorchBackend : IModelBackend
     }
 
     public TorchVaeModule Module { get; }
+    object IModelBackend.Module => Module;
     public string Engine => "Torch";
     public string Device { get; }
 
@@ -51,6 +52,7 @@ public sealed class TorchBackend : IModelBackend
     public void SyncToModel(VaeModel model)
     {
         using var _ = no_grad();
+        using var scope = NewDisposeScope(); // detach, cpu and contiguous each make a tensor
         foreach (var p in model.Parameters)
         {
             using var cpu = Module.GetParameter(p.Name).detach().cpu().contiguous();
@@ -64,6 +66,7 @@ public sealed class TorchBackend : IModelBackend
     public void SyncFromModel(VaeModel model)
     {
         using var _ = no_grad();
+        using var scope = NewDisposeScope();
         foreach (var p in model.Parameters)
         {
             var (rows, cols) = model.FileShape(p.Name);

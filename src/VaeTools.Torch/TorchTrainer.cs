@@ -41,6 +41,7 @@ public sealed class TorchTrainer : IDisposable
         _dataRandom = root.Split();
         _optimizer = CreateOptimizer(options.Optimizer, _backend.Module, options.LearningRate);
         _ops = new TorchOps(_backend.Module, _noiseRandom);
+        CurrentBeta = model.Config.Beta; // until a warm-up sets it, as the managed trainer's graph
     }
 
     public VaeModel Model { get; }

@@ -41,6 +41,8 @@ public interface IModelBackend : IDisposable
 {
     string Engine { get; }
     string Device { get; }
+    /// <summary>The engine's network (the Torch engine: a TorchSharp torch.nn.Module).</summary>
+    object Module { get; }
     /// <summary>Copies the backend's weights into the model's managed parameters.</summary>
     void SyncToModel(VaeModel model);
     /// <summary>Copies the model's managed parameters into the backend's weights.</summary>
@@ -153,6 +155,9 @@ public sealed partial class VaeModel
 
     /// <summary>"Managed" or "Torch".</summary>
     public string Engine => Backend?.Engine ?? "Managed";
+
+    /// <summary>The Torch engine's torch.nn.Module (null on the managed engine), to use with TorchSharp directly.</summary>
+    public object? Module => Backend?.Module;
 
     /// <summary>"cpu", or the Torch engine's device (e.g. "cuda:0").</summary>
     public string Device => Backend?.Device ?? "cpu";

@@ -23,6 +23,7 @@ public static class ModelFileLogic
             return;
         try
         {
+            model.Backend?.SyncToModel(model); // the Torch engine's live weights
             ModelFile.Save(model, path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
@@ -35,8 +36,9 @@ public static class ModelFileLogic
     }
 
     /// <summary>Reads the model file at <paramref name="path"/> (resolved) and emits the model.</summary>
-    public static void Import(ICommandSink sink, string path)
+    public static void Import(ICommandSink sink, string path, string? engine = null, string? device = null)
     {
+        var (eng, dev) = EngineLogic.Resolve(engine, device);
         VaeModel model;
         try
         {
@@ -57,6 +59,7 @@ public static class ModelFileLogic
             sink.WriteError(Errors.From(e, "ModelFileUnreadable", path) with { Category = ErrorKind.ResourceUnavailable });
             return;
         }
+        EngineLogic.Apply(model, eng, dev);
         sink.WriteVerbose($"Read {model} from '{path}'.");
         sink.WriteObject(model);
     }

@@ -114,6 +114,12 @@ public sealed class TrainingLogic
                             new ArgumentException($"'{path}' is a model file without optimiser state (written by Export-Vae, not by -CheckpointPath), so training cannot resume from it exactly. Use Import-Vae and train it instead.", "CheckpointPath")));
                         return;
                     }
+                    if (model.Engine == EngineLogic.Torch)
+                    {
+                        sink.WriteError(new CommandError("ResumeNotSupportedOnTorch", ErrorKind.InvalidOperation, path,
+                            new InvalidOperationException($"-Resume continues a managed-engine checkpoint exactly (optimiser and random state); the model given runs on the Torch engine, whose checkpoints hold the weights only. Resume on the managed engine (ConvertTo-Vae -Engine Managed), or train the Torch model from Import-Vae '{path}' -Engine Torch.")));
+                        return;
+                    }
                     model = saved;
                     checkpoint = state;
                     sink.WriteVerbose($"Resuming from '{path}' after epoch {model.History.Count}.");
@@ -170,8 +176,13 @@ public sealed class TrainingLogic
         TrainingResult result;
         try
         {
-            using var trainer = new VaeTrainer(model, options, checkpoint);
-            result = trainer.Train(data, _p.ValidationData, OnProgress, cancellation);
+            if (model.Engine == EngineLogic.Torch)
+                result = TorchBridge.Train(model, options, data, _p.ValidationData, OnProgress, cancellation);
+            else
+            {
+                using var trainer = new VaeTrainer(model, options, checkpoint);
+                result = trainer.Train(data, _p.ValidationData, OnProgress, cancellation);
+            }
         }
         catch (TrainingDivergedException e)
         {

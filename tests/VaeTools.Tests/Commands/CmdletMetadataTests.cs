@@ -28,7 +28,7 @@ public class CmdletMetadataTests
 
     private static readonly string[] ExpectedCmdlets =
     {
-        "Export-Vae", "Export-VaePlot", "Get-MnistData", "Get-VaeEncoding", "Get-VaeToyData", "Import-Vae", "Invoke-VaeTraining",
+        "ConvertTo-Vae", "Export-Vae", "Export-VaePlot", "Get-MnistData", "Get-VaeEncoding", "Get-VaeToyData", "Import-Vae", "Invoke-VaeTraining",
         "Measure-ReconstructionError", "Measure-VaeLatent", "New-Vae", "New-VaeSample",
     };
 
@@ -119,7 +119,7 @@ public class CmdletMetadataTests
         var fromPipeline = All.SelectMany(c => c.Parameters.Where(p => p.ValueFromPipeline).Select(p => $"{c.Name} -{p.Name}")).Order().ToArray();
         Assert.Equal(new[]
         {
-            "Export-Vae -Model", "Export-VaePlot -Model", "Get-VaeEncoding -Data", "Get-VaeEncoding -Image", "Import-Vae -Path",
+            "ConvertTo-Vae -Model", "Export-Vae -Model", "Export-VaePlot -Model", "Get-VaeEncoding -Data", "Get-VaeEncoding -Image", "Import-Vae -Path",
             "Invoke-VaeTraining -Data", "Invoke-VaeTraining -Model", "Measure-ReconstructionError -Data",
             "Measure-ReconstructionError -Model", "Measure-VaeLatent -Data", "Measure-VaeLatent -Model", "New-Vae -Data",
             "New-VaeSample -Model",
