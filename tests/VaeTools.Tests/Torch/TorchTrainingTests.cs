@@ -56,7 +56,7 @@ public class TorchTrainingTests
 
             var managed = ModelFile.Load(path);
             Assert.Null(managed.Backend);
-            Assert.Equal(1, managed.History.Count);
+            Assert.Single(managed.History);
             using var managedTrainer = new VaeTrainer(managed, options);
             double managedLoss = managedTrainer.Evaluate(data).Loss; // the same evaluation noise stream (same seed)
             Assert.True(Math.Abs(torchLoss - managedLoss) <= 1e-4 * Math.Abs(managedLoss), $"Torch {torchLoss}, managed {managedLoss}.");
@@ -91,7 +91,7 @@ public class TorchTrainingTests
                 if (p.Epoch == 2 && p.Batch == 3) cts.Cancel();
             }, cancellation: cts.Token);
             Assert.True(result.Cancelled);
-            Assert.Equal(1, model.History.Count);
+            Assert.Single(model.History);
             Assert.Equal(afterEpoch1, model.ReadParameter("decoder.output.weight").ToArray());
             // The module was put back too.
             var fromModule = model.Clone();
