@@ -123,7 +123,7 @@ public sealed class Cifar10Dataset : IDataset
             int row = indices[i];
             if ((uint)row >= (uint)Count)
                 throw new ArgumentOutOfRangeException(nameof(indices), $"indices[{i}] = {row} is outside the data set of {Count} rows.");
-            Kernels.BytesToUnit(_pixels.AsSpan(row * Size, Size), destination.Slice(i * Size, Size));
+            PixelConversion.BytesToUnit(_pixels.AsSpan(row * Size, Size), destination.Slice(i * Size, Size));
         }
     }
 

@@ -177,7 +177,7 @@ public sealed class MnistDataset : IDataset
             switch (Binarization)
             {
                 case MnistBinarization.None:
-                    Kernels.BytesToUnit(src, dst); // same rounding as pixel / 255f
+                    PixelConversion.BytesToUnit(src, dst); // same rounding as pixel / 255f
                     break;
                 case MnistBinarization.Threshold:
                     for (int j = 0; j < f; j++) dst[j] = ThresholdTable[src[j]];

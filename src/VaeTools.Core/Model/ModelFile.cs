@@ -1,3 +1,4 @@
+using VaeTools.IO;
 using System.Globalization;
 using System.Text.Json;
 using VaeTools.Engine;

@@ -85,13 +85,11 @@ public sealed partial class VaeModel
                 {
                     dec.Graph.Forward(dec.LogVariance!);
                     var lv = dec.LogVariance!.Value;
-                    int d = Config.InputDim;
                     for (int i = 0; i < outSpan.Length; i++)
                     {
                         float v = lv.Length == 1 ? lv.Span[0] : lv.Span[i];
                         outSpan[i] += MathF.Exp(0.5f * v) * (float)random!.NextGaussian();
                     }
-                    _ = d;
                 }
             }
         }

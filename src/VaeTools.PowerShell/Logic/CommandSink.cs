@@ -1,3 +1,4 @@
+using VaeTools.IO;
 namespace VaeTools.PowerShell.Logic;
 
 /// <summary>
@@ -86,7 +87,7 @@ public static class Errors
         OperationCanceledException => ErrorKind.OperationStopped,
         IO.FileLockedException or Model.ModelInUseException => ErrorKind.ResourceBusy,
         FileNotFoundException or DirectoryNotFoundException => ErrorKind.ObjectNotFound,
-        Data.DataFormatException or Model.ModelFileException => ErrorKind.InvalidData,
+        Data.DataFormatException or IO.ModelFileException => ErrorKind.InvalidData,
         Data.DataDownloadException or HttpRequestException or TimeoutException => ErrorKind.ResourceUnavailable,
         Model.TrainingDivergedException => ErrorKind.InvalidResult,
         ArgumentException => ErrorKind.InvalidArgument, // includes ShapeMismatchException

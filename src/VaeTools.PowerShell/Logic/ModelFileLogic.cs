@@ -1,3 +1,4 @@
+using VaeTools.IO;
 using VaeTools.Model;
 
 namespace VaeTools.PowerShell.Logic;

@@ -1,3 +1,4 @@
+using VaeTools.IO;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using VaeTools.Data;

@@ -17,7 +17,7 @@ public class ArchitectureTests
         ["IO"] = ("src/VaeTools.Core/IO", "VaeTools.IO"),
         ["Torch"] = ("src/VaeTools.Torch", "VaeTools.Torch"),
         ["Logic"] = ("src/VaeTools.PowerShell/Logic", "VaeTools.PowerShell.Logic"),
-        ["Cmdlets"] = ("src/VaeTools.PowerShell/Cmdlets", "VaeTools.PowerShell.Commands"),
+        ["Commands"] = ("src/VaeTools.PowerShell/Commands", "VaeTools.PowerShell.Commands"),
     };
 
     /// <summary>Room -> the rooms it may use, each with the one file it is limited to (null: any file).</summary>

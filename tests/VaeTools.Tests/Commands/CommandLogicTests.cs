@@ -1,3 +1,4 @@
+using VaeTools.IO;
 using VaeTools.Analysis;
 using VaeTools.Data;
 using VaeTools.Engine;

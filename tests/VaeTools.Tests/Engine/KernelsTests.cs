@@ -63,20 +63,10 @@ public class KernelsTests
     }
 
     [Fact]
-    public void BytesToUnit_IsExactlyPixelOver255_ForEveryByte()
-    {
-        var bytes = Enumerable.Range(0, 256).Select(i => (byte)i).Concat(new byte[] { 255, 0, 128 }).ToArray(); // 259: a tail too
-        var dst = new float[bytes.Length];
-        Kernels.BytesToUnit(bytes, dst);
-        for (int i = 0; i < bytes.Length; i++) Assert.Equal(bytes[i] / 255f, dst[i]);
-    }
-
-    [Fact]
     public void MismatchedLengths_AreRefused()
     {
         Assert.Throws<ArgumentException>(() => Kernels.Map<Kernels.AddOp>(new float[4], new float[3], new float[4]));
         Assert.Throws<ArgumentException>(() => Kernels.Map<Kernels.AddOp>(new float[4], 1f, new float[3]));
         Assert.Throws<ArgumentException>(() => Kernels.MultiplyAdd(new float[4], new float[4], new float[2]));
-        Assert.Throws<ArgumentException>(() => Kernels.BytesToUnit(new byte[4], new float[2]));
     }
 }

@@ -1,3 +1,4 @@
+using VaeTools.Tests.TestSupport;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;

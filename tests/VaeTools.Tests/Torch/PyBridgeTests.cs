@@ -1,3 +1,4 @@
+using VaeTools.IO;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using VaeTools.Model;

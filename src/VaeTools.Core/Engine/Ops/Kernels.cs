@@ -125,26 +125,6 @@ internal static class Kernels
         for (; i < n; i++) Unsafe.Add(ref rc, i) += Unsafe.Add(ref ra, i) * Unsafe.Add(ref rb, i);
     }
 
-    /// <summary>dst[i] = src[i] / 255 (pixels to [0, 1], rounded as the division pixel / 255f).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BytesToUnit(ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        if (dst.Length < src.Length) throw new ArgumentException($"The destination ({dst.Length}) is shorter than the source ({src.Length}).");
-        ref byte rs = ref MemoryMarshal.GetReference(src);
-        ref float rd = ref MemoryMarshal.GetReference(dst);
-        int i = 0, n = src.Length;
-        if (Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
-        {
-            var scale = Vector512.Create(255f);
-            for (; i <= n - 16; i += 16)
-            {
-                var ints = System.Runtime.Intrinsics.X86.Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref rs, (nuint)i));
-                (System.Runtime.Intrinsics.X86.Avx512F.ConvertToVector512Single(ints) / scale).StoreUnsafe(ref rd, (nuint)i);
-            }
-        }
-        for (; i < n; i++) Unsafe.Add(ref rd, i) = Unsafe.Add(ref rs, i) / 255f;
-    }
-
     /// <summary>acc[i] += a[i] * b.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MultiplyAdd(ReadOnlySpan<float> a, float b, Span<float> acc)

@@ -1,10 +1,11 @@
+using VaeTools.Tests.TestSupport;
 using VaeTools.Analysis;
 using VaeTools.Data;
 using VaeTools.Engine;
 using VaeTools.Model;
 using Xunit.Abstractions;
 
-namespace VaeTools.Tests.Toolkit;
+namespace VaeTools.Tests.Model;
 
 /// <summary>What training with each objective and setting must show (spec: Objectives, Analysis).</summary>
 public class TrainingBehaviourTests(ITestOutputHelper output)

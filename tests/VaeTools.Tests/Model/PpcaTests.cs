@@ -1,9 +1,10 @@
+using VaeTools.Tests.TestSupport;
 using VaeTools.Analysis;
 using VaeTools.Data;
 using VaeTools.Engine;
 using VaeTools.Model;
 
-namespace VaeTools.Tests.Toolkit;
+namespace VaeTools.Tests.Model;
 
 /// <summary>The symmetric eigensolver and probabilistic PCA fitted in closed form (the first seed's linear baseline).</summary>
 public class PpcaTests

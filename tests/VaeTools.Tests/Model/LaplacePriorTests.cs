@@ -1,7 +1,8 @@
+using VaeTools.Tests.TestSupport;
 using VaeTools.Engine;
 using VaeTools.Model;
 
-namespace VaeTools.Tests.Toolkit;
+namespace VaeTools.Tests.Model;
 
 /// <summary>The Laplace(0, tau) prior: its samples and the Monte Carlo KL that trains against it (spec: Model).</summary>
 public class LaplacePriorTests

@@ -1,6 +1,6 @@
 using VaeTools.Engine;
 
-namespace VaeTools.Model;
+namespace VaeTools.IO;
 
 /// <summary>
 /// One named float32 tensor as stored in a safetensors file: a shape (outermost dimension first,

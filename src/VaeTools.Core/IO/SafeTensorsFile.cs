@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
-namespace VaeTools.Model;
+namespace VaeTools.IO;
 
 /// <summary>
 /// Reads and writes Hugging Face's safetensors format, so that Python's <c>safetensors</c> can open

@@ -2,7 +2,7 @@ using VaeTools.Data;
 using VaeTools.Engine;
 using VaeTools.Model;
 
-namespace VaeTools.Tests.Toolkit;
+namespace VaeTools.Tests.TestSupport;
 
 /// <summary>
 /// Independent float64 reference computations for the toolkit tests: they read the model's weights and

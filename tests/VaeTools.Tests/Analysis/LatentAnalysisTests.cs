@@ -1,9 +1,10 @@
+using VaeTools.Tests.TestSupport;
 using VaeTools.Analysis;
 using VaeTools.Data;
 using VaeTools.Engine;
 using VaeTools.Model;
 
-namespace VaeTools.Tests.Toolkit;
+namespace VaeTools.Tests.Analysis;
 
 /// <summary>Per-dimension KL, active units, grids, quantiles and interpolation (spec: Analysis).</summary>
 public class LatentAnalysisTests

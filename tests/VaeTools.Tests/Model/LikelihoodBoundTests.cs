@@ -1,10 +1,11 @@
+using VaeTools.Tests.TestSupport;
 using VaeTools.Analysis;
 using VaeTools.Data;
 using VaeTools.Engine;
 using VaeTools.Model;
 using Xunit.Abstractions;
 
-namespace VaeTools.Tests.Toolkit;
+namespace VaeTools.Tests.Model;
 
 /// <summary>A Bernoulli VAE trained briefly on real MNIST, shared by the tests of one class (trained once).</summary>
 public sealed class TrainedMnistModel : IDisposable

@@ -1,7 +1,6 @@
-using VaeTools.Data;
 using VaeTools.Engine;
 
-namespace VaeTools.Analysis;
+namespace VaeTools.Data;
 
 /// <summary>
 /// A view of some rows of another data set (no pixels are copied): a chunk for streaming, or one class.

@@ -11,11 +11,11 @@ using VaeTools.PowerShell.Logic;
 namespace VaeTools.Tests.Commands;
 
 /// <summary>
-/// The toolkit features through the cmdlet logic: New-Vae's likelihood / prior / decoder-only options,
+/// Model kinds, objectives and the analysis through the cmdlet logic: New-Vae's likelihood / prior / decoder-only options,
 /// Invoke-VaeTraining's objectives, Measure-ReconstructionError -ImportanceSamples, New-VaeSample grids and
 /// interpolations, Get-VaeToyData, Measure-VaeLatent and Export-VaePlot.
 /// </summary>
-public sealed class ToolkitLogicTests : IDisposable
+public sealed class ModelKindsAndAnalysisLogicTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("vaetools-toolkit-").FullName;
 

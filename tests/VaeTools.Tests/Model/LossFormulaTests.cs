@@ -1,8 +1,9 @@
+using VaeTools.Tests.TestSupport;
 using VaeTools.Data;
 using VaeTools.Engine;
 using VaeTools.Model;
 
-namespace VaeTools.Tests.Toolkit;
+namespace VaeTools.Tests.Model;
 
 /// <summary>
 /// Every likelihood and every objective against an independent float64 computation: the reference reads the
