@@ -158,6 +158,7 @@ public abstract class Optimizer
 /// Weights whose gradient is always 0 (MNIST's border pixels) otherwise decay their m geometrically into the
 /// subnormal range, where every float operation costs ~100 cycles: a tenfold slower step after ~800 steps.
 /// The flushed values would move a parameter by less than lr * 1e-30 / eps = 1e-25.
+/// Measured: docs/performance.md, "No subnormals".
 /// </summary>
 public sealed class AdamOptimizer : Optimizer
 {

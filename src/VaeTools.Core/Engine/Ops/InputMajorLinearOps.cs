@@ -17,6 +17,7 @@ namespace VaeTools.Engine.Ops;
 /// Denser input goes through the GEMM. Work is split over output columns, so results do not depend
 /// on the thread count.
 /// Backward: dX += dY · Wt^T (dense; data needs none), dWt += X^T · dY, db += column sums of dY.
+/// Measured: docs/performance.md, "Zero pixels".
 /// </summary>
 public sealed class InputMajorLinearNode : Node, IParallelTask
 {
