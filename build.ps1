@@ -153,7 +153,7 @@ Set-Location '$demo'
 `$vae | Measure-ReconstructionError -Data `$test -ByClass | Export-Csv reconstruction-by-class.csv
 `$test | Get-VaeEncoding -Model `$vae | Select-Object Index, Label, Z1, Z2 | Export-Csv codes.csv
 `$vae | New-VaeSample -Count 100 -Seed 1 -OutFile samples.png
-`$vae | New-VaeSample -Count 100 -Seed 1 -MeanImage -OutFile samples-mean.png
+`$vae | New-VaeSample -Count 100 -Seed 1 -SamplePixels -OutFile samples-pixels.png
 `$vae | Export-VaePlot Latent latent.svg -Data `$test
 `$vae | Export-VaePlot LearningCurve learning-curve.svg
 `$vae | Export-VaePlot ReconstructionError error-by-digit.svg -Data `$test
@@ -163,7 +163,10 @@ Set-Location '$demo'
 Import-Vae mnist.safetensors | Invoke-VaeTraining -Data `$train -Epochs 1 | Export-Vae -Path mnist-6-epochs.safetensors
 Get-ChildItem | Format-Table Name, Length
 "@
-    Invoke-Native (Get-Process -Id $PID).Path @('-NoProfile', '-NonInteractive', '-Command', $script)
+    # This pwsh itself: under the dotnet-tool install the process is dotnet (running pwsh.dll), so fall back to pwsh on PATH.
+    $self = (Get-Process -Id $PID).Path
+    if ([IO.Path]::GetFileNameWithoutExtension($self) -ne 'pwsh') { $self = (Get-Command pwsh -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source }
+    Invoke-Native $self @('-NoProfile', '-NonInteractive', '-Command', $script)
     Write-Host "Demo output in $demo"
 }
 
