@@ -280,6 +280,39 @@ Describe 'Atomic writes (issue 13 item 6)' {
         (Import-Vae $name).Config.HiddenDims | Should -Be @(8)
     }
 
+    It 'leaves only a temporary file when a writer is killed mid-write (kill -9), and the next write of that file removes it' -Skip:(-not $canSignal) {
+        $target = Join-Path $work 'killed-write.safetensors'
+        New-Vae -HiddenDim 8 -Seed 1 | Export-Vae -Path $target
+        $before = [System.IO.File]::ReadAllBytes($target)
+        $writer = Join-Path $work 'killed-write.ps1'
+        # A child writes 1 MB of the target through AtomicFile, says so, and waits there until it is killed.
+        @"
+Import-Module '$manifest'
+[VaeTools.IO.AtomicFile]::Write('$target', [Action[System.IO.Stream]] {
+    param(`$stream)
+    `$stream.Write([byte[]]::new(1MB), 0, 1MB)
+    `$stream.Flush()
+    'writing' | Set-Content '$writer.writing'
+    Start-Sleep -Seconds 600
+})
+"@ | Set-Content $writer
+        $p = Start-Child $writer
+        try {
+            Wait-File "$writer.writing"
+            & /bin/kill -9 $p.Id
+            $p.WaitForExit(60000) | Should -BeTrue
+        }
+        finally { Stop-Child $p }
+        $stem = [VaeTools.IO.AtomicFile]::TempStem($target)
+        $left = @(Get-ChildItem $work -Force -Filter "$($stem)*.tmp")
+        $left.Count | Should -Be 1 -Because 'the killed writer leaves its temporary file (what the issue saw: an 88 MB hidden file)'
+        $left[0].Length | Should -Be 1MB
+        [System.IO.File]::ReadAllBytes($target) | Should -Be $before -Because 'the target is untouched by a write that never finished'
+        New-Vae -HiddenDim 8 -Seed 2 | Export-Vae -Path $target
+        @(Get-ChildItem $work -Force -Filter "$($stem)*.tmp").Count | Should -Be 0 -Because 'the next write of the target removes it'
+        (Import-Vae $target).Config.Seed | Should -Be 2
+    }
+
     It 'removes a temporary file that a killed write left, on the next write of that file' {
         New-Vae -HiddenDim 8 | Export-Vae -Path target.safetensors
         $stem = [VaeTools.IO.AtomicFile]::TempStem((Join-Path $PWD 'target.safetensors'))
