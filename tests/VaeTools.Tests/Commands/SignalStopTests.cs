@@ -65,6 +65,22 @@ public sealed class SignalStopTests
         Assert.Null(interactive.StopNotice(PosixSignal.SIGINT));     // a second Ctrl+C goes to PowerShell's own stop
     }
 
+    [Theory]
+    [InlineData(true, "pwsh.dll", "-NoProfile", "-File", "job.ps1")]
+    [InlineData(true, "pwsh", "-f", "job.ps1")]
+    [InlineData(true, "pwsh", "-NoProfile", "-Command", "Invoke-VaeTraining")]
+    [InlineData(true, "pwsh", "-c", "1")]
+    [InlineData(true, "pwsh", "-EncodedCommand", "MQA=")]
+    [InlineData(true, "pwsh", "-NonInteractive")]
+    [InlineData(true, "pwsh", "job.ps1")]
+    [InlineData(false, "pwsh")]
+    [InlineData(false, "pwsh", "-NoProfile")]
+    [InlineData(false, "pwsh", "-NoExit", "-File", "job.ps1")]
+    [InlineData(false, "pwsh", "-noe", "-c", "1")]
+    [InlineData(false, "/scripts/pwsh.ps1")] // the program itself, not a script argument
+    public void A_non_interactive_pwsh_is_told_from_its_command_line(bool nonInteractive, params string[] args) =>
+        Assert.Equal(nonInteractive, SignalStop.IsNonInteractivePwsh(args));
+
     [Fact]
     public void A_first_signal_cancels_the_token_and_a_second_does_not_change_which_signal_stopped_it()
     {
