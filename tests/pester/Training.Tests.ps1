@@ -35,8 +35,11 @@ BeforeAll {
     $data = New-Data 200
 
     # A job script for a child pwsh: trains with a checkpoint until it is stopped, and records how it ended.
-    function New-JobScript([string] $Name, [string] $Checkpoint, [int] $BatchSize = 100, [int] $Hidden = 16) {
+    # -PauseAfterFirstEpoch: after epoch 1 (its checkpoint written) an -OnEpoch hook writes NAME.paused and sleeps for
+    # ten minutes, so a test controls when the child is between signals.
+    function New-JobScript([string] $Name, [string] $Checkpoint, [int] $BatchSize = 100, [int] $Hidden = 16, [switch] $PauseAfterFirstEpoch) {
         $path = Join-Path $work $Name
+        $hook = if ($PauseAfterFirstEpoch) { "-OnEpoch { if (`$args[1].Epoch -eq 1) { 'paused' | Set-Content '$path.paused'; Start-Sleep -Seconds 600 }; `$true }" } else { '' }
         @"
 `$ErrorActionPreference = 'Stop'
 Import-Module '$manifest'
@@ -45,7 +48,7 @@ for (`$i = 0; `$i -lt 2000; `$i++) { for (`$j = 0; `$j -lt 784; `$j += 5) { `$t[
 `$data = [VaeTools.Data.TensorDataset]::new(`$t)
 try {
     New-Vae -HiddenDim $Hidden -LatentDim 2 -Seed 3 |
-        Invoke-VaeTraining -Data `$data -Epochs 100000 -BatchSize $BatchSize -ThrottleLimit 1 -CheckpointPath '$Checkpoint' -Resume -WarningVariable w | Out-Null
+        Invoke-VaeTraining -Data `$data -Epochs 100000 -BatchSize $BatchSize -ThrottleLimit 1 -CheckpointPath '$Checkpoint' -Resume -WarningVariable w $hook | Out-Null
     'FINISHED' | Set-Content '$path.outcome'
 }
 catch {
@@ -67,6 +70,15 @@ finally { 'FINALLY' | Add-Content '$path.finally' }
         $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
         while (-not (Test-Path $Path)) {
             if ([DateTime]::UtcNow -gt $deadline) { throw "'$Path' did not appear within $Seconds s" }
+            Start-Sleep -Milliseconds 100
+        }
+    }
+
+    # Waits for a line matching a pattern in a file (the child's stderr).
+    function Wait-Line([string] $Path, [string] $Pattern, [int] $Seconds = 120) {
+        $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+        while (-not ((Test-Path $Path) -and (Get-Content $Path -Raw) -match $Pattern)) {
+            if ([DateTime]::UtcNow -gt $deadline) { throw "'$Path' did not show /$Pattern/ within $Seconds s (it has: $(Get-Content $Path -Raw -ErrorAction SilentlyContinue))" }
             Start-Sleep -Milliseconds 100
         }
     }
@@ -102,6 +114,35 @@ Describe 'Signals to a pwsh -File training (issue 13 item 5)' -Skip:(-not $canSi
         $outcome[3] | Should -Match "after epoch $($kept.History.Count), which the checkpoint"
         Test-Path "$ck.lock" | Should -BeFalse
         @(Get-ChildItem $work -Force -Filter '.vt-*.tmp').Count | Should -Be 0
+    }
+}
+
+Describe 'A second signal to a pwsh -File training (issue 13 item 5)' -Skip:(-not $canSignal) {
+    # The kernel delivers a standard signal once when it is sent again while still pending, so two signals sent back to
+    # back may arrive as one: the second is sent only after the child has announced the first on stderr. The child then
+    # sits in its -OnEpoch hook for ten minutes; only the second signal can end it promptly.
+    It 'ends the process at once on a second <_.Signal>, exit code <_.ExitCode>, without running the catch block, leaving the last completed epoch and no temporary file' -ForEach @(
+        @{ Signal = 'TERM'; ExitCode = 143 }, @{ Signal = 'INT'; ExitCode = 130 }) {
+        $ck = Join-Path $work "second-$Signal.safetensors"
+        $job = New-JobScript "second-$Signal.ps1" $ck -PauseAfterFirstEpoch
+        $p = Start-Child $job
+        try {
+            Wait-File "$job.paused"
+            & /bin/kill "-$Signal" $p.Id
+            Wait-Line "$job.err" "SIG$Signal received; stopping after the current batch"
+            $p.HasExited | Should -BeFalse -Because 'the first signal only asks the training to stop after its batch (here: after the hook)'
+            & /bin/kill "-$Signal" $p.Id
+            $p.WaitForExit(60000) | Should -BeTrue -Because 'the second signal ends the process at once (the hook would hold it for ten minutes)'
+        }
+        finally { Stop-Child $p }
+        $p.ExitCode | Should -Be $ExitCode -Because "the process ended by SIG$Signal itself, 128 + its number (stderr: $(Get-Content "$job.err" -Raw))"
+        Test-Path "$job.outcome" | Should -BeFalse -Because 'neither the catch block nor the code after the training ran'
+        Test-Path "$job.finally" | Should -BeFalse -Because 'the finally block did not run either'
+        (Import-Vae $ck).History.Count | Should -Be 1 -Because 'the checkpoint holds the last completed epoch, whole'
+        @(Get-ChildItem $work -Force -Filter '.vt-*.tmp').Count | Should -Be 0
+        # The lock file that the killed process leaves holds no lock: the rerun resumes from epoch 1.
+        $resumed = New-Vae -HiddenDim 16 -LatentDim 2 -Seed 3 | Invoke-VaeTraining -Data $data -Epochs 1 -BatchSize 100 -CheckpointPath $ck -Resume
+        $resumed.History.Count | Should -Be 2
     }
 }
 
@@ -237,6 +278,39 @@ Describe 'Atomic writes (issue 13 item 6)' {
         $name = ('m' * 218) + '.safetensors'
         New-Vae -HiddenDim 8 | Export-Vae -Path $name
         (Import-Vae $name).Config.HiddenDims | Should -Be @(8)
+    }
+
+    It 'leaves only a temporary file when a writer is killed mid-write (kill -9), and the next write of that file removes it' -Skip:(-not $canSignal) {
+        $target = Join-Path $work 'killed-write.safetensors'
+        New-Vae -HiddenDim 8 -Seed 1 | Export-Vae -Path $target
+        $before = [System.IO.File]::ReadAllBytes($target)
+        $writer = Join-Path $work 'killed-write.ps1'
+        # A child writes 1 MB of the target through AtomicFile, says so, and waits there until it is killed.
+        @"
+Import-Module '$manifest'
+[VaeTools.IO.AtomicFile]::Write('$target', [Action[System.IO.Stream]] {
+    param(`$stream)
+    `$stream.Write([byte[]]::new(1MB), 0, 1MB)
+    `$stream.Flush()
+    'writing' | Set-Content '$writer.writing'
+    Start-Sleep -Seconds 600
+})
+"@ | Set-Content $writer
+        $p = Start-Child $writer
+        try {
+            Wait-File "$writer.writing"
+            & /bin/kill -9 $p.Id
+            $p.WaitForExit(60000) | Should -BeTrue
+        }
+        finally { Stop-Child $p }
+        $stem = [VaeTools.IO.AtomicFile]::TempStem($target)
+        $left = @(Get-ChildItem $work -Force -Filter "$($stem)*.tmp")
+        $left.Count | Should -Be 1 -Because 'the killed writer leaves its temporary file (what the issue saw: an 88 MB hidden file)'
+        $left[0].Length | Should -Be 1MB
+        [System.IO.File]::ReadAllBytes($target) | Should -Be $before -Because 'the target is untouched by a write that never finished'
+        New-Vae -HiddenDim 8 -Seed 2 | Export-Vae -Path $target
+        @(Get-ChildItem $work -Force -Filter "$($stem)*.tmp").Count | Should -Be 0 -Because 'the next write of the target removes it'
+        (Import-Vae $target).Config.Seed | Should -Be 2
     }
 
     It 'removes a temporary file that a killed write left, on the next write of that file' {
