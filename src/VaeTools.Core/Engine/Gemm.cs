@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using VaeTools.Internal;
 
 namespace VaeTools.Engine;
 
@@ -32,44 +33,40 @@ internal enum GemmPath
 /// </remarks>
 public static partial class Gemm
 {
-    /// <summary>Forces a code path on the calling thread (tests); <see cref="GemmPath.Auto"/> = by hardware.</summary>
-    [ThreadStatic] internal static GemmPath ForcePath;
-
     /// <summary>Below this many multiply-adds (m*n*k) a call runs on the calling thread only.</summary>
-    internal static long ParallelThreshold = 32 * 1024;
+    private const long ParallelThreshold = 32 * 1024;
 
     // Blocking parameters per path. MR x NR is the micro-tile; KC the maximal k block (the actual
     // block, KcFor(k), depends on k only); MC x KC of op(A) and KC x NC of op(B) are packed at a time.
-    internal static int Kc512 = 256, Mc512 = 128, Nc512 = 1024;
-    private const int Mr512 = 8, Nr512 = 32;
+    private const int Mr512 = 8, Nr512 = 32, Kc512 = 256, Mc512 = 128, Nc512 = 1024;
 
     // An operand is read in place instead of packed when its layout already matches a panel
-    // (transposed A, plain B) and a packed copy would be reused by at most this many tiles.
+    // (transposed A, plain B) and a packed copy would be reused by at most this many tiles
+    // (TestHooks.GemmDirectMaxReuse overrides it in tests).
     private const int DirectMaxReuse = 1;
-
-    /// <summary>Tests: overrides <see cref="DirectMaxReuse"/> for calls from this thread (0 = never read in place).</summary>
-    [ThreadStatic] internal static int? ForceDirectMaxReuse;
 
     private const int Mr256 = 6, Nr256 = 16, Kc256 = 256, Mc256 = 72, Nc256 = 1024;
     private const int MrScalar = 4, NrScalar = 4, KcScalar = 256, McScalar = 64, NcScalar = 256;
 
-    /// <summary>The path a call on this thread would take.</summary>
+    /// <summary>The path a call takes: the widest the hardware accelerates, unless a test forces one (<see cref="TestHooks.GemmPath"/>).</summary>
     internal static GemmPath ActivePath
     {
-        get
-        {
-            if (ForcePath != GemmPath.Auto)
-            {
-                if (ForcePath == GemmPath.Vector512 && !IsSupported(GemmPath.Vector512))
-                    throw new PlatformNotSupportedException("Gemm.ForcePath = Vector512 but this CPU does not accelerate Vector512 with AVX-512F.");
-                if (ForcePath == GemmPath.Vector256 && !IsSupported(GemmPath.Vector256))
-                    throw new PlatformNotSupportedException("Gemm.ForcePath = Vector256 but this CPU lacks AVX2/FMA.");
-                return ForcePath;
-            }
-            if (IsSupported(GemmPath.Vector512)) return GemmPath.Vector512;
-            if (IsSupported(GemmPath.Vector256)) return GemmPath.Vector256;
-            return GemmPath.Scalar;
-        }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => TestHooks.Current is { GemmPath: not GemmPath.Auto } hooks ? Forced(hooks.GemmPath) : HardwarePath;
+    }
+
+    /// <summary>The widest path this CPU accelerates.</summary>
+    private static GemmPath HardwarePath =>
+        IsSupported(GemmPath.Vector512) ? GemmPath.Vector512 : IsSupported(GemmPath.Vector256) ? GemmPath.Vector256 : GemmPath.Scalar;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static GemmPath Forced(GemmPath path)
+    {
+        if (path == GemmPath.Vector512 && !IsSupported(GemmPath.Vector512))
+            throw new PlatformNotSupportedException("TestHooks.GemmPath = Vector512 but this CPU does not accelerate Vector512 with AVX-512F.");
+        if (path == GemmPath.Vector256 && !IsSupported(GemmPath.Vector256))
+            throw new PlatformNotSupportedException("TestHooks.GemmPath = Vector256 but this CPU lacks AVX2/FMA.");
+        return path;
     }
 
     /// <summary>Whether <paramref name="path"/> can run on this CPU.</summary>
@@ -197,7 +194,7 @@ public static partial class Gemm
         public void Set(GemmPath path, bool transA, bool transB, int m, int n, int k,
             float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int parts, bool transC)
         {
-            _directMaxReuse = ForceDirectMaxReuse ?? DirectMaxReuse;
+            _directMaxReuse = TestHooks.Current?.GemmDirectMaxReuse ?? DirectMaxReuse;
             _path = path; _transA = transA; _transB = transB; _transC = transC; _accumulate = accumulate;
             _m = m; _n = n; _k = k; _a = a; _lda = lda; _b = b; _ldb = ldb; _c = c; _ldc = ldc;
             Blocking(path, out int mr, out int nr, out _, out _, out _);

@@ -2,6 +2,7 @@ using VaeTools.IO;
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
+using VaeTools.Internal;
 
 namespace VaeTools.Imaging;
 
@@ -34,8 +35,8 @@ public static class PngEncoder
     /// <summary>The 8-byte PNG signature.</summary>
     internal static ReadOnlySpan<byte> Signature => [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
-    /// <summary>Largest IDAT chunk written; settable by tests to exercise multi-IDAT files.</summary>
-    internal static int MaxIdatLength { get; set; } = 1 << 20;
+    /// <summary>Largest IDAT chunk written (tests lower it through <see cref="TestHooks.PngMaxIdatLength"/>).</summary>
+    private const int MaxIdatLength = 1 << 20;
 
     /// <summary>Writes <paramref name="image"/> as a PNG to <paramref name="stream"/> (left open).</summary>
     public static void Write(Stream stream, PixelImage image, PngFilterMode filter = PngFilterMode.Adaptive,
@@ -73,8 +74,9 @@ public static class PngEncoder
         WriteChunk(stream, "IHDR", ihdr);
 
         byte[] compressed = CompressRows(pixels, width, height, (int)format, filter, compression);
-        for (int offset = 0; offset < compressed.Length; offset += MaxIdatLength)
-            WriteChunk(stream, "IDAT", compressed.AsSpan(offset, Math.Min(MaxIdatLength, compressed.Length - offset)));
+        int maxIdat = TestHooks.Current?.PngMaxIdatLength ?? MaxIdatLength;
+        for (int offset = 0; offset < compressed.Length; offset += maxIdat)
+            WriteChunk(stream, "IDAT", compressed.AsSpan(offset, Math.Min(maxIdat, compressed.Length - offset)));
         WriteChunk(stream, "IEND", ReadOnlySpan<byte>.Empty);
     }
 

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using VaeTools.Data;
 using VaeTools.Engine;
+using VaeTools.Internal;
 
 namespace VaeTools.Model;
 
@@ -79,9 +80,6 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
 
     /// <summary>Tests: the helping between this trainer's threads (null with one thread).</summary>
     internal ShareHelp? Help => _help;
-
-    /// <summary>Tests: called at the start of each share (with its index), e.g. to hold one back so another thread helps it.</summary>
-    internal Action<int>? BeforeShare { get; set; }
 
     public VaeModel Model { get; }
     public TrainingOptions Options { get; }
@@ -355,7 +353,7 @@ public sealed class VaeTrainer : IDisposable, IParallelTask
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunShare(int share)
     {
-        BeforeShare?.Invoke(share);
+        TestHooks.Current?.BeforeShare?.Invoke(share);
         long started = _profile is null ? 0 : Stopwatch.GetTimestamp();
         var r = _replicas[share];
         var (from, to) = BatchShare(_stepCount, share, _replicas.Length);

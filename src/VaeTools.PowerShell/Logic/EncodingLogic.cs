@@ -41,15 +41,13 @@ public sealed class EncodingLogic
     {
         if (_model is null)
             throw new CommandException(new CommandError("MissingModel", ErrorKind.InvalidArgument, null, new ArgumentException("-Model is required.", "Model")));
-        if (_model.Config.DecoderOnly)
-            throw new CommandException(new CommandError("DecoderOnlyModel", ErrorKind.InvalidOperation, _model,
-                new InvalidOperationException($"The model ({_model.Config}) is decoder-only: it has no encoder, so it cannot encode images.")));
+        Preconditions.RequireEncoder(_model, "it cannot encode images"); // -Model serves the whole call: terminating
     }
 
     /// <summary>Encodes every image of <paramref name="data"/>.</summary>
     public void ProcessData(ICommandSink sink, IDataset data, CancellationToken cancellation)
     {
-        if (!WidthMatches(sink, data.Features, data, data.Description)) return;
+        if (!WidthMatches(sink, data.Features, data, "Data", data.Description)) return;
         Tensor? all = _p.AsTensor ? new Tensor(data.Count, _model.Config.LatentDim) : null;
         int chunk = Math.Max(1, _p.ChunkSize);
         for (int start = 0; start < data.Count; start += chunk)
@@ -89,7 +87,7 @@ public sealed class EncodingLogic
         foreach (var image in images)
         {
             if (image is null) continue;
-            if (WidthMatches(sink, image.Pixels.Length, image, $"image {image.Index}")) batch.Add(image);
+            if (WidthMatches(sink, image.Pixels.Length, image, "Image", $"image {image.Index}")) batch.Add(image);
         }
         int chunk = Math.Max(1, _p.ChunkSize);
         if (batch.Count > 1) sink.WriteDebug($"Encoding {batch.Count} images given at once in passes of up to {chunk}.");
@@ -136,11 +134,9 @@ public sealed class EncodingLogic
     private static LatentCode Code(int index, int? label, LatentEncoding enc, Tensor z, int row) =>
         new(index, label, enc.Mean.Row(row).ToArray(), enc.LogVariance.Row(row).ToArray(), z.Row(row).ToArray());
 
-    private bool WidthMatches(ICommandSink sink, int width, object target, string what)
+    private bool WidthMatches(ICommandSink sink, int width, object target, string parameter, string description)
     {
-        if (width == _model.Config.InputDim) return true;
-        sink.WriteError(new CommandError("WidthMismatch", ErrorKind.InvalidArgument, target,
-            new ShapeMismatchException($"{what} has {width} values per image, but the model ({_model.Config}) takes {_model.Config.InputDim}.")));
-        return false;
+        try { Preconditions.RequireInputWidth(_model, width, target, parameter, description); return true; }
+        catch (CommandException e) { sink.WriteError(e.Error); return false; } // this piped item only
     }
 }

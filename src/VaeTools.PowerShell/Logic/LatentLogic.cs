@@ -38,18 +38,12 @@ public sealed class LatentLogic
                 new ArgumentException($"Measure-VaeLatent needs a model and data; -{missing} was not given.", missing)));
             return;
         }
-        if (model.Config.DecoderOnly)
+        try
         {
-            sink.WriteError(new CommandError("DecoderOnlyModel", ErrorKind.InvalidOperation, model,
-                new InvalidOperationException($"The model ({model.Config}) is decoder-only: it has no encoder, so there is no posterior q(z|x) whose use of the latent dimensions could be measured.")));
-            return;
+            Preconditions.RequireEncoder(model, "there is no posterior q(z|x) whose use of the latent dimensions could be measured");
+            Preconditions.RequireInputWidth(model, data, "Data");
         }
-        if (data.Features != model.Config.InputDim)
-        {
-            sink.WriteError(new CommandError("WidthMismatch", ErrorKind.InvalidArgument, data,
-                new ShapeMismatchException($"The data ({data.Description}) has images of {data.Features} values, but the model ({model.Config}) takes {model.Config.InputDim}.")));
-            return;
-        }
+        catch (CommandException e) { sink.WriteError(e.Error); return; } // this piped model or data set only
         if (model.Config.Prior != Prior.StandardNormal)
             sink.WriteWarning($"The model's prior is {model.Config.Prior}: Kl is measured against N(0, 1), not against the model's prior.");
 

@@ -56,18 +56,12 @@ public sealed class MeasureLogic
                 new ArgumentException($"Measure-ReconstructionError needs a model and data; -{missing} was not given.", missing)));
             return;
         }
-        if (model.Config.DecoderOnly)
+        try
         {
-            sink.WriteError(new CommandError("DecoderOnlyModel", ErrorKind.InvalidOperation, model,
-                new InvalidOperationException($"The model ({model.Config}) is decoder-only: it has no encoder, so its reconstructions cannot be measured.")));
-            return;
+            Preconditions.RequireEncoder(model, "its reconstructions cannot be measured");
+            Preconditions.RequireInputWidth(model, data, "Data");
         }
-        if (data.Features != model.Config.InputDim)
-        {
-            sink.WriteError(new CommandError("WidthMismatch", ErrorKind.InvalidArgument, data,
-                new ShapeMismatchException($"The data ({data.Description}) has images of {data.Features} values, but the model ({model.Config}) takes {model.Config.InputDim}.")));
-            return;
-        }
+        catch (CommandException e) { sink.WriteError(e.Error); return; } // this piped model or data set only
         var throttle = new ProgressThrottle(TimeSpan.FromMilliseconds(250), _clock);
         string activity = $"Measuring reconstructions of {data.Description}";
         IReadOnlyList<ReconstructionMetrics> metrics;
@@ -122,12 +116,8 @@ public sealed class MeasureLogic
 
     private void MeasureMeanImage(ICommandSink sink, IDataset train, IDataset data, CancellationToken cancellation)
     {
-        if (train.Features != data.Features)
-        {
-            sink.WriteError(new CommandError("WidthMismatch", ErrorKind.InvalidArgument, data,
-                new ShapeMismatchException($"The data ({data.Description}) has images of {data.Features} values, but the -MeanImageOf data ({train.Description}) has {train.Features}.")));
-            return;
-        }
+        try { Preconditions.RequireSameWidth(data, "Data", train, "MeanImageOf"); }
+        catch (CommandException e) { sink.WriteError(e.Error); return; } // this piped data set only
         IReadOnlyList<ReconstructionMetrics> results;
         try { results = Ppca.MeanImageBaseline(train, data, _p.ByClass, cancellation); }
         catch (OperationCanceledException) { return; }

@@ -70,15 +70,10 @@ public sealed class NewVaeLogic
     public void Process(ICommandSink sink, IDataset? data)
     {
         int width = _p.InputDim ?? data?.Features ?? 784;
-        if (data is not null && _p.InputDim is int given && given != data.Features)
-        {
-            sink.WriteError(new CommandError("WidthMismatch", ErrorKind.InvalidArgument, data,
-                new ArgumentException($"-InputDim {given} does not match the data piped in ({data.Description}), whose images have {data.Features} values. Leave -InputDim out to size the model to the data.", "InputDim")));
-            return;
-        }
         VaeModel model;
         try
         {
+            if (data is not null && _p.InputDim is int given) Preconditions.RequireInputDim(given, data);
             model = new VaeModel(BuildConfig(width, data?.ImageShape));
         }
         catch (CommandException e) { sink.WriteError(e.Error); return; }

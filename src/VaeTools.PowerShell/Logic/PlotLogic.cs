@@ -133,19 +133,16 @@ public sealed class PlotLogic
         if (_p.TrainData is not null && kind != PlotKind.Latent)
             throw Fail("TrainDataNotUsed", ErrorKind.InvalidArgument, _p.TrainData,
                 new ArgumentException($"-TrainData is for -Kind Latent (train and test side by side); -Kind {kind} does not use it.", "TrainData"));
-        if (_p.TrainData is { } train && train.Features != model.Config.InputDim)
-            throw Fail("WidthMismatch", ErrorKind.InvalidArgument, train,
-                new ShapeMismatchException($"The -TrainData ({train.Description}) has images of {train.Features} values, but the model ({model.Config}) takes {model.Config.InputDim}."));
+        if (_p.TrainData is { } train) Preconditions.RequireInputWidth(model, train, "TrainData");
         bool needsData = kind is PlotKind.Latent or PlotKind.ReconstructionError or PlotKind.Reconstruction;
         if (needsData && _p.Data is null)
             throw Fail("MissingData", ErrorKind.InvalidArgument, model,
                 new ArgumentException($"-Kind {kind} needs -Data: the images to encode.", "Data"));
-        if (needsData && model.Config.DecoderOnly)
-            throw Fail("DecoderOnlyModel", ErrorKind.InvalidOperation, model,
-                new InvalidOperationException($"-Kind {kind} encodes images, but the model ({model.Config}) is decoder-only: it has no encoder."));
-        if (needsData && _p.Data!.Features != model.Config.InputDim)
-            throw Fail("WidthMismatch", ErrorKind.InvalidArgument, _p.Data,
-                new ShapeMismatchException($"The data ({_p.Data.Description}) has images of {_p.Data.Features} values, but the model ({model.Config}) takes {model.Config.InputDim}."));
+        if (needsData)
+        {
+            Preconditions.RequireEncoder(model, $"-Kind {kind}, which encodes the images of -Data, cannot draw it");
+            Preconditions.RequireInputWidth(model, _p.Data!, "Data");
+        }
         if (kind == PlotKind.Latent && model.Config.LatentDim < 2)
             throw Fail("LatentTooSmall", ErrorKind.InvalidArgument, model,
                 new ArgumentException($"-Kind Latent plots z1 against z2, but the model ({model.Config}) has a 1-D latent space.", "Kind"));

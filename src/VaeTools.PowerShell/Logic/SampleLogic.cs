@@ -179,7 +179,7 @@ public sealed class SampleLogic
     /// </summary>
     private (Tensor Images, int[] Labels) PosteriorSamples(ICommandSink sink, VaeModel model, IDataset data, RandomSource random)
     {
-        CheckCanEncode(model, data);
+        CheckCanEncode(model, data, "PosteriorOf");
         if (data.Count == 0)
             throw Fail("EmptyData", ErrorKind.InvalidArgument, data, new ArgumentException($"-PosteriorOf {data.Description} has no images.", "PosteriorOf"));
         int n = data.Count, k = _p.Count, d = model.Config.InputDim, p = model.Config.LatentDim;
@@ -222,7 +222,7 @@ public sealed class SampleLogic
         }
         else if (_p.Data is IDataset data)
         {
-            CheckCanEncode(model, data);
+            CheckCanEncode(model, data, "Data", tip: "; for a grid, -Range and -Quantile need no encoder");
             var mean = model.Encode(data, random: random).Mean; // [N x 2]
             float x0 = float.MaxValue, x1 = float.MinValue, y0 = float.MaxValue, y1 = float.MinValue;
             for (int i = 0; i < mean.Rows; i++)
@@ -260,14 +260,12 @@ public sealed class SampleLogic
         switch (end)
         {
             case LatentCode code:
-                if (code.Z.Length != model.Config.LatentDim)
-                    throw Fail("WidthMismatch", ErrorKind.InvalidArgument, code,
-                        new ShapeMismatchException($"-{parameter} is a code of {code.Z.Length} dimensions, but the model ({model.Config}) has {model.Config.LatentDim}."));
+                Preconditions.RequireLatentWidth(model, code, parameter);
                 return code.Z;
             case ImageRecord image:
                 var x = new Tensor(1, image.Pixels.Length, (float[])image.Pixels.Clone());
                 var one = new TensorDataset(x, null, $"image {image.Index}");
-                CheckCanEncode(model, one);
+                CheckCanEncode(model, one, parameter);
                 return model.Encode(one).Mean.Row(0).ToArray();
             case int or long or short or byte or uint or ulong or ushort or sbyte:
                 long index = Convert.ToInt64(end);
@@ -277,7 +275,7 @@ public sealed class SampleLogic
                 if (index < 0 || index >= data.Count)
                     throw Fail("IndexOutOfRange", ErrorKind.InvalidArgument, end,
                         new ArgumentOutOfRangeException(parameter, index, $"-{parameter} {index} is outside {data.Description}, whose rows are 0..{data.Count - 1}."));
-                CheckCanEncode(model, data);
+                CheckCanEncode(model, data, "Data");
                 return model.Encode(new RowSubset(data, new[] { (int)index }), random: random).Mean.Row(0).ToArray();
             default:
                 throw Fail("UnsupportedInterpolationEnd", ErrorKind.InvalidArgument, end,
@@ -285,14 +283,11 @@ public sealed class SampleLogic
         }
     }
 
-    private static void CheckCanEncode(VaeModel model, IDataset data)
+    /// <summary>The model can encode the images of <paramref name="data"/>, given as -<paramref name="parameter"/> (the caller's entry point writes the error).</summary>
+    private static void CheckCanEncode(VaeModel model, IDataset data, string parameter, string tip = "")
     {
-        if (model.Config.DecoderOnly)
-            throw Fail("DecoderOnlyModel", ErrorKind.InvalidOperation, model,
-                new InvalidOperationException($"The model ({model.Config}) is decoder-only: it has no encoder, so it cannot encode images to place them in the latent space. For a grid, use -Range or -Quantile instead."));
-        if (data.Features != model.Config.InputDim)
-            throw Fail("WidthMismatch", ErrorKind.InvalidArgument, data,
-                new ShapeMismatchException($"{data.Description} has {data.Features} values per image, but the model ({model.Config}) takes {model.Config.InputDim}."));
+        Preconditions.RequireEncoder(model, $"it cannot encode -{parameter} to place it in the latent space{tip}");
+        Preconditions.RequireInputWidth(model, data, parameter);
     }
 
     private static CommandException Fail(string id, ErrorKind kind, object? target, Exception e) => new(new CommandError(id, kind, target, e));

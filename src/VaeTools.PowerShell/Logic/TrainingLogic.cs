@@ -157,8 +157,8 @@ public sealed class TrainingLogic
                 options = options with { Epochs = remaining };
             }
 
-            if (!WidthsMatch(sink, model, data, "training data") ||
-                (_p.ValidationData is { } v && !WidthsMatch(sink, model, v, "validation data")))
+            if (!WidthsMatch(sink, model, data, "Data") ||
+                (_p.ValidationData is { } v && !WidthsMatch(sink, model, v, "ValidationData")))
                 return;
 
             if (model.Config.DecoderOnly && (options.Objective != Objective.Elbo || options.Samples != 1))
@@ -259,12 +259,10 @@ public sealed class TrainingLogic
         }
     }
 
-    private static bool WidthsMatch(ICommandSink sink, VaeModel model, IDataset data, string what)
+    private static bool WidthsMatch(ICommandSink sink, VaeModel model, IDataset data, string parameter)
     {
-        if (data.Features == model.Config.InputDim) return true;
-        sink.WriteError(new CommandError("WidthMismatch", ErrorKind.InvalidArgument, data,
-            new ShapeMismatchException($"The {what} ({data.Description}) has images of {data.Features} values, but the model ({model.Config}) takes {model.Config.InputDim}. Use data of the model's width, or create the model from the data (… | New-Vae).")));
-        return false;
+        try { Preconditions.RequireInputWidth(model, data, parameter); return true; }
+        catch (CommandException e) { sink.WriteError(e.Error); return false; } // this piped model only
     }
 
     private void Train(ICommandSink sink, VaeModel model, IDataset data, TrainingOptions options, TrainingCheckpoint? checkpoint, CancellationToken cancellation)

@@ -1,8 +1,10 @@
 using VaeTools.Tests.TestSupport;
 using VaeTools.Engine;
+using VaeTools.Internal;
 
 namespace VaeTools.Tests.Engine;
 
+[Collection(TestHooksCollection.Name)] // forces code paths through TestHooks
 public class GemmTests
 {
     // The paths this CPU runs; the others are not tested here (see Vector512Path_IsTheDefaultWhereTheCpuHasAvx512).
@@ -28,14 +30,18 @@ public class GemmTests
                         yield return new object[] { path.ToString(), m, n, k, transA, transB };
     }
 
-    /// <summary>Runs <paramref name="body"/> with Gemm forced onto <paramref name="path"/> on this thread.</summary>
-    private static void WithPath(GemmPath path, Action body)
+    /// <summary>Runs <paramref name="body"/> with Gemm forced onto <paramref name="path"/> (the hooks passed to it can change more).</summary>
+    private static void WithPath(GemmPath path, Action<TestHooks> body)
     {
-        GemmPath saved = Gemm.ForcePath;
-        Gemm.ForcePath = path;
-        try { body(); }
-        finally { Gemm.ForcePath = saved; }
+        var hooks = new TestHooks { GemmPath = path };
+        using (Hooks.Install(hooks))
+        {
+            Assert.Equal(path, Gemm.ActivePath);
+            body(hooks);
+        }
     }
+
+    private static void WithPath(GemmPath path, Action body) => WithPath(path, _ => body());
 
     private static float[] Random(RandomSource rng, int count)
     {
@@ -164,18 +170,13 @@ public class GemmTests
         int lda = (transA ? m : k) + 1, ldb = (transB ? k : n) + 2;
         float[] a = Stored(rng, transA ? k : m, transA ? m : k, lda), b = Stored(rng, transB ? n : k, transB ? k : n, ldb);
         foreach (GemmPath path in Paths)
-            WithPath(path, () =>
+            WithPath(path, hooks =>
             {
                 float[] packed = new float[m * n], inPlace = new float[m * n];
-                int? saved = Gemm.ForceDirectMaxReuse;
-                try
-                {
-                    Gemm.ForceDirectMaxReuse = 0; // always pack
-                    Gemm.Multiply(transA, transB, m, n, k, a, lda, b, ldb, packed, n, false);
-                    Gemm.ForceDirectMaxReuse = int.MaxValue; // read in place whenever the layout allows
-                    Gemm.Multiply(transA, transB, m, n, k, a, lda, b, ldb, inPlace, n, false);
-                }
-                finally { Gemm.ForceDirectMaxReuse = saved; }
+                hooks.GemmDirectMaxReuse = 0; // always pack
+                Gemm.Multiply(transA, transB, m, n, k, a, lda, b, ldb, packed, n, false);
+                hooks.GemmDirectMaxReuse = int.MaxValue; // read in place whenever the layout allows
+                Gemm.Multiply(transA, transB, m, n, k, a, lda, b, ldb, inPlace, n, false);
                 Assert.All(packed, v => Assert.True(float.IsFinite(v), "padding (NaN) leaked into C"));
                 for (int i = 0; i < packed.Length; i++)
                     Assert.Equal(BitConverter.SingleToInt32Bits(packed[i]), BitConverter.SingleToInt32Bits(inPlace[i]));

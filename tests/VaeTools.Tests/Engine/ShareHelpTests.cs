@@ -1,7 +1,10 @@
 using VaeTools.Engine;
+using VaeTools.Internal;
+using VaeTools.Tests.TestSupport;
 
 namespace VaeTools.Tests.Engine;
 
+[Collection(TestHooksCollection.Name)] // counts helped parts and turns helping off through TestHooks
 public class ShareHelpTests
 {
     private sealed class DelegateTask(Action<int, int> body) : IParallelTask
@@ -54,6 +57,8 @@ public class ShareHelpTests
     [Fact]
     public void WithoutAHelper_AShareRunsItsWorkWholeOnItsOwnThread()
     {
+        var hooks = new TestHooks();
+        using var installed = Hooks.Install(hooks);
         var help = new ShareHelp(2);
         help.BeginStep();
         var pool = help.CreatePool(0);
@@ -61,7 +66,7 @@ public class ShareHelpTests
         var calls = new List<(int Part, int Parts, int Thread)>();
         pool.Run(new DelegateTask((part, parts) => calls.Add((part, parts, Environment.CurrentManagedThreadId))));
         Assert.Equal(new[] { (0, 1, Environment.CurrentManagedThreadId) }, calls);
-        Assert.Equal(0, help.HelpedParts);
+        Assert.Equal(0, hooks.HelpedParts);
     }
 
     [Fact]
@@ -73,12 +78,14 @@ public class ShareHelpTests
         var alone = new float[m * n];
         Gemm.Multiply(false, false, m, n, k, a, k, b, n, alone, n, accumulate: false);
 
+        var hooks = new TestHooks();
+        using var installed = Hooks.Install(hooks);
         var (help, pool, helper) = ShareWithAHelper();
         Assert.Equal(2, pool.Threads);
         var helped = new float[m * n];
         // Products until the helper has taken a second half (the owner takes back any it has not started in time).
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        for (int i = 0; i < 20 || (help.HelpedParts == 0 && clock.Elapsed < TimeSpan.FromSeconds(20)); i++)
+        for (int i = 0; i < 20 || (Interlocked.Read(ref hooks.HelpedParts) == 0 && clock.Elapsed < TimeSpan.FromSeconds(20)); i++)
         {
             Array.Clear(helped);
             Gemm.Multiply(false, false, m, n, k, a, k, b, n, helped, n, accumulate: false, pool);
@@ -86,7 +93,7 @@ public class ShareHelpTests
                 Assert.True(BitConverter.SingleToInt32Bits(alone[j]) == BitConverter.SingleToInt32Bits(helped[j]), $"element {j}: {alone[j]} alone, {helped[j]} helped");
         }
         Finish(help, helper);
-        Assert.True(help.HelpedParts > 0, "the waiting helper never took a part");
+        Assert.True(hooks.HelpedParts > 0, "the waiting helper never took a part");
     }
 
     [Fact]
@@ -133,11 +140,22 @@ public class ShareHelpTests
     [Fact]
     public void Disabled_NobodyHelps()
     {
-        var help = new ShareHelp(2) { Enabled = false };
+        var help = new ShareHelp(2);
         help.BeginStep();
         help.ShareDone();
-        help.Help(); // returns at once instead of waiting for share 0
-        Assert.Equal(1, help.CreatePool(0).Threads);
+        using (Hooks.Install(new TestHooks { NoShareHelp = true }))
+        {
+            var done = Task.Run(help.Help); // returns at once instead of waiting for share 0
+            Assert.True(SpinWait.SpinUntil(() => done.IsCompleted, TimeSpan.FromSeconds(10)), "Help waited for share 0 although helping is off");
+            Assert.Equal(1, help.CreatePool(0).Threads);
+        }
+        // Without the hook the same call waits for share 0 and offers help meanwhile.
+        var helping = Task.Run(help.Help);
+        Assert.True(SpinWait.SpinUntil(() => help.HelperWaiting, TimeSpan.FromSeconds(10)), "no helper came");
+        Assert.Equal(2, help.CreatePool(0).Threads);
+        Assert.False(helping.IsCompleted);
+        help.ShareDone();
+        Assert.True(SpinWait.SpinUntil(() => helping.IsCompleted, TimeSpan.FromSeconds(10)), "the helper did not stop when every share was done");
         Assert.Throws<ArgumentOutOfRangeException>(() => new ShareHelp(0));
     }
 }

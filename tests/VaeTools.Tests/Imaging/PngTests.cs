@@ -3,6 +3,8 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
 using VaeTools.Imaging;
+using VaeTools.Internal;
+using VaeTools.Tests.TestSupport;
 using VaeTools.Tests.Model;
 
 namespace VaeTools.Tests.Imaging;
@@ -163,20 +165,22 @@ public class PngTests
         Assert.Contains("ABCD", e.Message);
     }
 
-    [Fact]
-    public void ManyIdatChunksDecode()
+    /// <summary>PNG tests that lower the IDAT chunk size through <see cref="TestHooks"/> (they run alone).</summary>
+    [Collection(TestHooksCollection.Name)]
+    public class WithHooks
     {
-        var image = GradientImage(29, 31, PixelFormat.Rgb24);
-        byte[] png;
-        int saved = PngEncoder.MaxIdatLength;
-        try
+        [Fact]
+        public void ManyIdatChunksDecode()
         {
-            PngEncoder.MaxIdatLength = 100;
-            png = PngEncoder.Encode(image);
+            var image = GradientImage(29, 31, PixelFormat.Rgb24);
+            Assert.Single(ExtractChunks(PngEncoder.Encode(image)), c => c.Type == "IDAT"); // one chunk by default
+            byte[] png;
+            using (Hooks.Install(new TestHooks { PngMaxIdatLength = 100 })) png = PngEncoder.Encode(image);
+            var idat = ExtractChunks(png).Where(c => c.Type == "IDAT").ToList();
+            Assert.True(idat.Count > 3);
+            Assert.All(idat.SkipLast(1), c => Assert.Equal(100, c.Data.Length));
+            Assert.Equal(image.Pixels, PngDecoder.Decode(png).Pixels);
         }
-        finally { PngEncoder.MaxIdatLength = saved; }
-        Assert.True(ExtractChunks(png).Count(c => c.Type == "IDAT") > 3);
-        Assert.Equal(image.Pixels, PngDecoder.Decode(png).Pixels);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using VaeTools.Tests.TestSupport;
 using VaeTools.Data;
 using VaeTools.Engine;
+using VaeTools.Internal;
 using VaeTools.Model;
 
 namespace VaeTools.Tests.Model;
@@ -28,9 +29,9 @@ public class TrainingTests
         return new TensorDataset(t, labels, "blobs");
     }
 
-    private static float[][] Snapshot(VaeModel m) => m.Parameters.Select(p => p.Value.ToArray()).ToArray();
+    internal static float[][] Snapshot(VaeModel m) => m.Parameters.Select(p => p.Value.ToArray()).ToArray();
 
-    private static void AssertBitwiseEqual(float[][] a, float[][] b)
+    internal static void AssertBitwiseEqual(float[][] a, float[][] b)
     {
         Assert.Equal(a.Length, b.Length);
         for (int i = 0; i < a.Length; i++)
@@ -90,40 +91,6 @@ public class TrainingTests
         var other = SmallModel(seed: 4, inputs: 30);
         using (var t = new VaeTrainer(other, new TrainingOptions { Epochs = 2, BatchSize = 32, Threads = 1 })) t.Train(data);
         Assert.NotEqual(one.Weights[0], Snapshot(other)[0]);
-    }
-
-    [Fact]
-    public void AThreadHelpingAnotherShare_DoesNotChangeTheModel()
-    {
-        // MNIST-sized, sparse inputs so the products are big enough to split. Share 1 starts only once the other thread
-        // is waiting to help (whichever thread took it), so its products are helped; the model must be bitwise the one
-        // trained without help.
-        var rng = new RandomSource(8);
-        var x = new Tensor(256, 784);
-        var s = x.Span;
-        for (int i = 0; i < s.Length; i++) s[i] = rng.NextFloat() < 0.7f ? 0f : rng.NextFloat();
-        var data = new TensorDataset(x, labels: null, "sparse");
-        (float[][] Weights, long Helped) Run(bool help)
-        {
-            var m = new VaeModel(new VaeConfig { HiddenDims = new[] { 128 }, LatentDim = 8, Seed = 2 });
-            using var t = new VaeTrainer(m, new TrainingOptions { Epochs = 2, BatchSize = 128, Threads = 2, Seed = 2 });
-            var shareHelp = t.Help!;
-            shareHelp.Enabled = help;
-            shareHelp.OwnerWaitsForHelper = true; // every posted half goes to the helper, however the threads are scheduled
-            t.BeforeShare = share =>
-            {
-                if (share != 1) return;
-                if (help) Assert.True(SpinWait.SpinUntil(() => shareHelp.HelperWaiting, TimeSpan.FromSeconds(30)), "no thread came to help");
-                else Thread.Sleep(2);
-            };
-            t.Train(data);
-            return (Snapshot(m), shareHelp.HelpedParts);
-        }
-        var alone = Run(help: false);
-        var helped = Run(help: true);
-        Assert.Equal(0, alone.Helped);
-        Assert.True(helped.Helped > 0, "no product of the late share was helped");
-        AssertBitwiseEqual(alone.Weights, helped.Weights);
     }
 
     [Fact]
@@ -353,5 +320,50 @@ public class BatchShareTests
         var result = trainer.Train(new TensorDataset(t));
         Assert.All(result.Epochs, e => Assert.True(double.IsFinite(e.TrainLoss)));
         Assert.True(result.Epochs[2].TrainLoss < result.Epochs[0].TrainLoss);
+    }
+}
+
+/// <summary>Training tests that steer the threads through <see cref="TestHooks"/> (they run alone).</summary>
+[Collection(TestHooksCollection.Name)]
+public class HelpedTrainingTests
+{
+    private static float[][] Snapshot(VaeModel m) => TrainingTests.Snapshot(m);
+    private static void AssertBitwiseEqual(float[][] a, float[][] b) => TrainingTests.AssertBitwiseEqual(a, b);
+
+    [Fact]
+    public void AThreadHelpingAnotherShare_DoesNotChangeTheModel()
+    {
+        // MNIST-sized, sparse inputs so the products are big enough to split. Share 1 starts only once the other thread
+        // is waiting to help (whichever thread took it), so its products are helped; the model must be bitwise the one
+        // trained without help.
+        var rng = new RandomSource(8);
+        var x = new Tensor(256, 784);
+        var s = x.Span;
+        for (int i = 0; i < s.Length; i++) s[i] = rng.NextFloat() < 0.7f ? 0f : rng.NextFloat();
+        var data = new TensorDataset(x, labels: null, "sparse");
+        (float[][] Weights, long Helped) Run(bool help)
+        {
+            var m = new VaeModel(new VaeConfig { HiddenDims = new[] { 128 }, LatentDim = 8, Seed = 2 });
+            using var t = new VaeTrainer(m, new TrainingOptions { Epochs = 2, BatchSize = 128, Threads = 2, Seed = 2 });
+            var shareHelp = t.Help!;
+            var hooks = new TestHooks
+            {
+                NoShareHelp = !help,
+                OwnerWaitsForHelper = true, // every posted half goes to the helper, however the threads are scheduled
+                BeforeShare = share =>
+                {
+                    if (share != 1) return;
+                    if (help) Assert.True(SpinWait.SpinUntil(() => shareHelp.HelperWaiting, TimeSpan.FromSeconds(30)), "no thread came to help");
+                    else Thread.Sleep(2);
+                },
+            };
+            using (Hooks.Install(hooks)) t.Train(data);
+            return (Snapshot(m), hooks.HelpedParts);
+        }
+        var alone = Run(help: false);
+        var helped = Run(help: true);
+        Assert.Equal(0, alone.Helped);
+        Assert.True(helped.Helped > 0, "no product of the late share was helped");
+        AssertBitwiseEqual(alone.Weights, helped.Weights);
     }
 }
