@@ -31,38 +31,40 @@ internal static class ConvKernels
     /// cols[C*k*k x B*Gh*Gw] = patches of image[B x C*H*W], columns of images b0..b1-1 only (see the class remarks).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Im2Col(ReadOnlySpan<float> image, int batch, int b0, int b1, int channels, int h, int w,
+    public static unsafe void Im2Col(ReadOnlySpan<float> image, int batch, int b0, int b1, int channels, int h, int w,
         int k, int s, int p, int gh, int gw, Span<float> cols)
     {
         int hw = h * w, grid = gh * gw, n = batch * grid;
-        for (int c = 0; c < channels; c++)
-        for (int kh = 0; kh < k; kh++)
-        {
-            var (yLo, yHi) = Inside(gh, h, s, p, kh);
+        if (image.Length < batch * channels * hw || cols.Length < channels * k * k * n)
+            throw new ArgumentException($"Im2Col: {image.Length} image values or {cols.Length} patch values are too few for {batch} images of {channels}x{h}x{w} on a {gh}x{gw} grid.");
+        fixed (float* pImage = image, pCols = cols)
+            for (int c = 0; c < channels; c++)
+            for (int kh = 0; kh < k; kh++)
             for (int kw = 0; kw < k; kw++)
             {
                 var (xLo, xHi) = Inside(gw, w, s, p, kw);
-                var row = cols.Slice(((c * k + kh) * k + kw) * n, n);
+                float* row = pCols + (long)((c * k + kh) * k + kw) * n;
                 for (int b = b0; b < b1; b++)
                 {
-                    var src = image.Slice((b * channels + c) * hw, hw);
-                    var dst = row.Slice(b * grid, grid);
-                    dst.Slice(0, yLo * gw).Clear(); // grid rows whose tap is in the top or bottom padding
-                    dst.Slice(yHi * gw).Clear();
-                    for (int y = yLo; y < yHi; y++)
+                    float* src = pImage + (long)(b * channels + c) * hw;
+                    float* d = row + (long)b * grid;
+                    for (int y = 0; y < gh; y++, d += gw)
                     {
-                        var d = dst.Slice(y * gw, gw);
-                        var srow = src.Slice((y * s - p + kh) * w, w);
-                        d.Slice(0, xLo).Clear();
-                        d.Slice(xHi).Clear();
-                        int iw = xLo * s - p + kw;
-                        if (s == 1) srow.Slice(iw, xHi - xLo).CopyTo(d.Slice(xLo));
-                        else
-                            for (int x = xLo; x < xHi; x++, iw += s) d[x] = srow[iw];
+                        int ih = y * s - p + kh;
+                        if ((uint)ih >= (uint)h) // the tap is in the top or bottom padding
+                        {
+                            for (int x = 0; x < gw; x++) d[x] = 0f;
+                            continue;
+                        }
+                        float* srow = src + ih * w - p + kw; // pixel iw = x*s - p + kw is srow[x*s]
+                        int x0 = 0;
+                        for (; x0 < xLo; x0++) d[x0] = 0f;
+                        if (s == 1) for (; x0 < xHi; x0++) d[x0] = srow[x0];
+                        else for (; x0 < xHi; x0++) d[x0] = srow[x0 * s];
+                        for (; x0 < gw; x0++) d[x0] = 0f;
                     }
                 }
             }
-        }
     }
 
     /// <summary>
@@ -70,33 +72,34 @@ internal static class ConvKernels
     /// added back onto the pixel it was read from (padding entries are dropped). Images b0..b1-1 only.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Col2ImAdd(ReadOnlySpan<float> cols, int batch, int b0, int b1, int channels, int h, int w,
+    public static unsafe void Col2ImAdd(ReadOnlySpan<float> cols, int batch, int b0, int b1, int channels, int h, int w,
         int k, int s, int p, int gh, int gw, Span<float> image)
     {
         int hw = h * w, grid = gh * gw, n = batch * grid;
-        for (int b = b0; b < b1; b++)
-        for (int c = 0; c < channels; c++)
-        {
-            var dst = image.Slice((b * channels + c) * hw, hw);
-            for (int kh = 0; kh < k; kh++)
+        if (image.Length < batch * channels * hw || cols.Length < channels * k * k * n)
+            throw new ArgumentException($"Col2ImAdd: {image.Length} image values or {cols.Length} patch values are too few for {batch} images of {channels}x{h}x{w} on a {gh}x{gw} grid.");
+        fixed (float* pImage = image, pCols = cols)
+            for (int b = b0; b < b1; b++)
+            for (int c = 0; c < channels; c++)
             {
-                var (yLo, yHi) = Inside(gh, h, s, p, kh);
-                for (int kw = 0; kw < k; kw++)
+                float* dst = pImage + (long)(b * channels + c) * hw;
+                for (int kh = 0; kh < k; kh++)
                 {
-                    var (xLo, xHi) = Inside(gw, w, s, p, kw);
-                    var src = cols.Slice(((c * k + kh) * k + kw) * n + b * grid, grid);
-                    for (int y = yLo; y < yHi; y++)
+                    var (yLo, yHi) = Inside(gh, h, s, p, kh);
+                    for (int kw = 0; kw < k; kw++)
                     {
-                        var srow = src.Slice(y * gw, gw);
-                        var drow = dst.Slice((y * s - p + kh) * w, w);
-                        int iw = xLo * s - p + kw;
-                        if (s == 1) Kernels.AddInPlace(drow.Slice(iw, xHi - xLo), srow.Slice(xLo, xHi - xLo));
-                        else
-                            for (int x = xLo; x < xHi; x++, iw += s) drow[iw] += srow[x];
+                        var (xLo, xHi) = Inside(gw, w, s, p, kw);
+                        float* src = pCols + (long)((c * k + kh) * k + kw) * n + (long)b * grid;
+                        for (int y = yLo; y < yHi; y++)
+                        {
+                            float* srow = src + y * gw;
+                            float* drow = dst + (y * s - p + kh) * w - p + kw; // pixel iw = x*s - p + kw is drow[x*s]
+                            if (s == 1) for (int x = xLo; x < xHi; x++) drow[x] += srow[x];
+                            else for (int x = xLo; x < xHi; x++) drow[x * s] += srow[x];
+                        }
                     }
                 }
             }
-        }
     }
 
     /// <summary>[B x C*P] -> [C x B*P]: channel c of image b lands in row c, columns b*P .. b*P+P-1.</summary>
