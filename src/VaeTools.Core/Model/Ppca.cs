@@ -131,7 +131,7 @@ public static class Ppca
     /// p(x) = N(x; b, W W^T + sigma^2 I) whatever its encoder. PPCA fits are such models.
     /// </summary>
     public static bool HasExactLikelihood(VaeConfig config) =>
-        config.HiddenDims.Length == 0 && !config.SigmoidMean && config.Prior == Prior.StandardNormal &&
+        config.Architecture == Architecture.Mlp && config.HiddenDims.Length == 0 && !config.SigmoidMean && config.Prior == Prior.StandardNormal &&
         config.Likelihood is Likelihood.GaussianSharedVariance or Likelihood.GaussianUnitVariance;
 
     /// <summary>
