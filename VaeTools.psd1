@@ -24,6 +24,7 @@
         'Measure-ReconstructionError'
         'Export-Vae'
         'Import-Vae'
+        'ConvertTo-Vae'
         'Get-VaeToyData'
         'Measure-VaeLatent'
         'Export-VaePlot'

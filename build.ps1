@@ -23,7 +23,10 @@ param(
     [string] $Configuration = 'Release',
 
     # Test: run only the Pester tests (test.sh has already run the xunit suite).
-    [switch] $SkipUnitTests
+    [switch] $SkipUnitTests,
+
+    # Build the Torch engine against TorchSharp-cuda-linux (libtorch with CUDA 12.8) instead of the CPU natives.
+    [switch] $Cuda
 )
 
 $ErrorActionPreference = 'Stop'
@@ -41,10 +44,39 @@ function Invoke-Native {
     if ($LASTEXITCODE -ne 0) { throw "'$Command $($Arguments -join ' ')' failed with exit code $LASTEXITCODE." }
 }
 
+# The libtorch natives (CPU, or CUDA with -Cuda) for the host platform, beside TorchSharp.dll in runtimes/<rid>/native/
+# (where TorchRuntime loads them). libtorch's Python binding and test back-ends, which the engine never loads, stay out.
+# libLibTorchSharp.so arrives from publish already prepared for this host (build/TorchNatives.targets).
+function Copy-TorchNatives {
+    param([string] $PublishDir)
+    $skip = '^lib(torch_python|jitbackend_test|torchbind_test|nnapi_backend|backend_with_compiler|aoti_custom_ops|shm)\.so$'
+    $runtimes = Join-Path $PublishDir 'runtimes'
+    foreach ($rid in 'linux-x64', 'win-x64', 'osx-arm64') {
+        $native = Join-Path $runtimes "$rid/native"
+        if (-not (Test-Path $native)) { continue }
+        $files = Get-ChildItem -Path $native -File | Where-Object Name -NotMatch $skip
+        if (-not ($files | Where-Object Name -Match 'torch_cpu')) { continue } # only TorchSharp's glue, no libtorch for this platform
+        $target = Join-Path $ModuleDir "runtimes/$rid/native"
+        $null = New-Item -ItemType Directory -Path $target -Force
+        $files | Copy-Item -Destination $target
+    }
+}
+
 function Invoke-BuildTask {
     $publishDir = Join-Path $OutDir "publish/$Configuration"
-    Invoke-Native dotnet @('publish', (Join-Path $Root 'src/VaeTools.PowerShell/VaeTools.PowerShell.csproj'),
+    $publishArgs = @('publish', (Join-Path $Root 'src/VaeTools.PowerShell/VaeTools.PowerShell.csproj'),
         '--configuration', $Configuration, '--output', $publishDir, '--nologo')
+    if ($Cuda) {
+        $publishArgs += '-p:VaeToolsCuda=true'
+        Write-Host '> restoring TorchSharp-cuda-linux 0.107.0 (libtorch-cuda-12.8-linux-x64) for a CUDA build'
+        & dotnet restore (Join-Path $Root 'src/VaeTools.PowerShell/VaeTools.PowerShell.csproj') -p:VaeToolsCuda=true --nologo
+        if ($LASTEXITCODE -ne 0) {
+            throw ("-Cuda: the CUDA packages TorchSharp-cuda-linux 0.107.0 and libtorch-cuda-12.8-linux-x64 could not be restored from " +
+                "the configured NuGet sources (they are not served here). Add a source that has them, or build without -Cuda " +
+                "(the CPU natives; the Torch engine then runs on -Device cpu).")
+        }
+    }
+    Invoke-Native dotnet $publishArgs
 
     if (Test-Path $ModuleDir) { Remove-Item $ModuleDir -Recurse -Force }
     $null = New-Item -ItemType Directory -Path (Join-Path $ModuleDir 'en-US') -Force
@@ -53,12 +85,15 @@ function Invoke-BuildTask {
     Get-ChildItem -Path $publishDir -Filter '*.dll' |
         Where-Object Name -NE 'System.Management.Automation.dll' |
         Copy-Item -Destination $ModuleDir
+    Copy-TorchNatives -PublishDir $publishDir
     Copy-Item -Path (Join-Path $Root 'VaeTools.psd1') -Destination $ModuleDir
     Copy-Item -Path (Join-Path $Root 'module/VaeTools.Format.ps1xml') -Destination $ModuleDir
     Copy-Item -Path (Join-Path $Root 'module/VaeTools.Types.ps1xml') -Destination $ModuleDir
     Copy-Item -Path (Join-Path $Root 'module/en-US/*') -Destination (Join-Path $ModuleDir 'en-US')
 
-    $missing = @('VaeTools.PowerShell.dll', 'VaeTools.Core.dll', 'System.Numerics.Tensors.dll') |
+    $required = @('VaeTools.PowerShell.dll', 'VaeTools.Core.dll', 'System.Numerics.Tensors.dll', 'VaeTools.Torch.dll', 'TorchSharp.dll')
+    if ($IsLinux) { $required += 'runtimes/linux-x64/native/libLibTorchSharp.so', 'runtimes/linux-x64/native/libtorch_cpu.so' }
+    $missing = $required |
         Where-Object { -not (Test-Path (Join-Path $ModuleDir $_)) }
     if ($missing) { throw "The module folder lacks $($missing -join ', ')." }
     Write-Host "Module assembled in $ModuleDir"

@@ -7,6 +7,7 @@
 // Usage: dotnet run -c Release --project tests/VaeTools.Benchmarks -- --epochs 10 --batch-size 128
 //        --hidden 400 --latent 20 --lr 1e-3 --seed 1 --data <mnist dir> [--threads N] [--limit N] [--compare-pytorch] [--profile]
 //        [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive] [--python PATH] [--interleave]
+//        [--engine managed|torch|both]   (torch: the Torch engine, then a plain TorchSharp loop of the same model, and the overhead)
 // With --interleave the two alternate epoch by epoch (PyTorch is frozen with SIGSTOP while VaeTools trains and
 // the other way round), so a machine whose speed drifts during the run slows both alike.
 using System.Diagnostics;
@@ -26,7 +27,25 @@ if (options.ComparePytorch && options.Interleave)
     gated = PytorchRun.Start(options, gated: true);
     if (gated is null) return 1;
 }
-var ours = RunVaeTools(options, gated);
+Summary? ours = null, torchEngine = null, plainTorch = null;
+if (options.Engine is "managed" or "both") ours = RunVaeTools(options, gated, torchEngine: false);
+if (options.Engine is "torch" or "both")
+{
+    torchEngine = RunVaeTools(options, options.Engine == "torch" ? gated : null, torchEngine: true);
+    plainTorch = TorchPlainLoop.Run(options);
+    Emit(new JsonObject
+    {
+        ["comparison"] = "torch-engine-overhead",
+        ["torch_engine_mean_epoch_seconds"] = torchEngine.MeanEpochSeconds,
+        ["torchsharp_plain_mean_epoch_seconds"] = plainTorch.MeanEpochSeconds,
+        ["overhead"] = torchEngine.MeanEpochSeconds / plainTorch.MeanEpochSeconds - 1,
+        ["torch_engine_final_test_loss"] = torchEngine.FinalTestLoss,
+        ["torchsharp_plain_final_test_loss"] = plainTorch.FinalTestLoss,
+        ["managed_mean_epoch_seconds"] = ours?.MeanEpochSeconds,
+        ["managed_speedup_over_torch_engine"] = ours is null ? null : torchEngine.MeanEpochSeconds / ours.MeanEpochSeconds,
+    });
+}
+ours ??= torchEngine!;
 if (!options.ComparePytorch) return 0;
 
 var theirs = (gated ?? PytorchRun.Start(options, gated: false))?.Finish();
@@ -47,12 +66,16 @@ Emit(new JsonObject
     ["pytorch_blas_threads"] = options.PytorchBlasThreads,
     ["pytorch_omp_wait_policy"] = options.PytorchOmpWaitPolicy,
     ["interleaved"] = options.Interleave,
+    ["engine"] = options.Engine,
+    ["torch_engine_mean_epoch_seconds"] = torchEngine?.MeanEpochSeconds,
+    ["torch_engine_speedup"] = torchEngine is null ? null : theirs.MeanEpochSeconds / torchEngine.MeanEpochSeconds,
 });
 return 0;
 
 // Trains with VaeTools; with a gated PyTorch run, lets it train one epoch after each of ours (outside our epoch timer).
-static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved)
+static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved, bool torchEngine)
 {
+    string impl = torchEngine ? "vaetools-torch" : "vaetools";
     var train = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Train, Directory = o.Data, Count = o.Limit });
     var test = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Directory = o.Data });
     var model = new VaeModel(new VaeConfig { HiddenDims = o.Hidden, LatentDim = o.Latent, Seed = o.Seed });
@@ -60,20 +83,25 @@ static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved)
     {
         Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Seed = o.Seed, Threads = o.Threads,
     };
-    using var trainer = new VaeTrainer(model, training);
-    var profile = o.Profile ? new OpProfile() : null;
-    trainer.Profile = profile;
+    if (torchEngine) VaeTools.Torch.TorchBackend.Attach(model);
+    using var managedTrainer = torchEngine ? null : new VaeTrainer(model, training);
+    using var torchTrainer = torchEngine ? new VaeTools.Torch.TorchTrainer(model, training) : null;
+    var profile = o.Profile && !torchEngine ? new OpProfile() : null;
+    if (managedTrainer is not null) managedTrainer.Profile = profile;
+    Func<IDataset, IDataset, Action<TrainingProgress>, TrainingResult> train1 = managedTrainer is not null
+        ? (a, b, c) => managedTrainer.Train(a, b, c)
+        : (a, b, c) => torchTrainer!.Train(a, b, c);
     var seconds = new List<double>();
     double finalTest = double.NaN;
-    Console.Error.WriteLine($"vaetools: {model.Config}, {train.Count} training images, {o.Threads} thread(s)");
-    trainer.Train(train, test, p =>
+    Console.Error.WriteLine($"{impl}: {model.Config}, {train.Count} training images, {o.Threads} thread(s)");
+    train1(train, test, p =>
     {
         if (p.CompletedEpoch is not { } r) return;
         seconds.Add(r.Seconds);
         finalTest = r.TestLoss ?? double.NaN;
         Emit(new JsonObject
         {
-            ["impl"] = "vaetools", ["epoch"] = r.Epoch, ["train_loss"] = r.TrainLoss, ["test_loss"] = r.TestLoss,
+            ["impl"] = impl, ["epoch"] = r.Epoch, ["train_loss"] = r.TrainLoss, ["test_loss"] = r.TestLoss,
             ["epoch_seconds"] = r.Seconds, ["test_seconds"] = r.TestSeconds,
         });
         if (interleaved is not null && !interleaved.RunEpoch())
@@ -90,7 +118,7 @@ static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved)
     }
     Emit(new JsonObject
     {
-        ["impl"] = "vaetools", ["summary"] = true, ["epochs"] = seconds.Count, ["mean_epoch_seconds"] = summary.MeanEpochSeconds,
+        ["impl"] = impl, ["summary"] = true, ["epochs"] = seconds.Count, ["mean_epoch_seconds"] = summary.MeanEpochSeconds,
         ["min_epoch_seconds"] = summary.MinEpochSeconds,
         ["final_test_loss"] = finalTest, ["threads"] = o.Threads, ["train_images"] = train.Count,
         ["peak_working_set_mb"] = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0),
@@ -122,6 +150,8 @@ sealed record BenchmarkOptions
     /// <summary>Time every op of one replica and the optimiser; printed to stderr after the run (slows the run a little).</summary>
     public bool Profile { get; init; }
     public bool ComparePytorch { get; init; }
+    /// <summary>managed (default), torch (the Torch engine, then a plain TorchSharp loop of the same model) or both.</summary>
+    public string Engine { get; init; } = "managed";
     /// <summary>Alternate VaeTools' and PyTorch's epochs instead of running one after the other (see the header).</summary>
     public bool Interleave { get; init; }
     public string Python { get; init; } = "/usr/bin/python3";
@@ -163,6 +193,7 @@ sealed record BenchmarkOptions
                     "--compare-pytorch" => o with { ComparePytorch = true },
                     "--interleave" => o with { Interleave = true, ComparePytorch = true },
                     "--profile" => o with { Profile = true },
+                    "--engine" => Next() is var e && e is "managed" or "torch" or "both" ? o with { Engine = e } : throw new ArgumentException("--engine takes managed, torch or both."),
                     _ => throw new ArgumentException($"Unknown option {args[i]}."),
                 };
             }
@@ -172,7 +203,7 @@ sealed record BenchmarkOptions
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
             Console.Error.WriteLine(e.Message);
-            Console.Error.WriteLine("usage: --epochs N --batch-size N --hidden W[,W..] --latent P --lr X --seed N --data DIR [--threads N] [--limit N] [--compare-pytorch] [--profile] [--python PATH] [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive] [--interleave]");
+            Console.Error.WriteLine("usage: --epochs N --batch-size N --hidden W[,W..] --latent P --lr X --seed N --data DIR [--threads N] [--limit N] [--compare-pytorch] [--profile] [--python PATH] [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive] [--interleave] [--engine managed|torch|both]");
             return null;
         }
     }

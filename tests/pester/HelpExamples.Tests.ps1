@@ -79,6 +79,9 @@ BeforeAll {
         'Import-Vae #1'                  = { param($out) $out.History.Count | Should -Be ($vae.History.Count + 1) }
         'Import-Vae #2'                  = { param($out) @($out).Count | Should -Be 5 } # the models the test puts in models/
         'Import-Vae #3'                  = { param($out) @($out).Count | Should -Be 2 }
+        'Import-Vae #4'                  = { param($out) $out.Engine | Should -Be 'Torch'; $out.Module | Should -BeOfType ([TorchSharp.torch+nn+Module]) }
+        'ConvertTo-Vae #1'               = { param($out) $out | Should -Contain 'encoder.hidden.0.weight'; $torchVae.Engine | Should -Be 'Torch' }
+        'ConvertTo-Vae #2'               = { param($out) $managed.Engine | Should -Be 'Managed'; $managed.Module | Should -BeNullOrEmpty }
         'Invoke-VaeTraining #1'          = { param($out) (Import-Csv history.csv).Count | Should -Be 5 }
         'Invoke-VaeTraining #2'          = { param($out) $out.History.Count | Should -Be 2; $out.Config.Seed | Should -Be 7 }
         'Invoke-VaeTraining #4'          = { param($out) $vae.History.Count | Should -Be 10; $vae.History[-1].TrainLoss | Should -BeGreaterThan 0 }
@@ -94,6 +97,7 @@ BeforeAll {
         'New-Vae #3'                     = { param($out) $out.Config.InputDim | Should -Be 784; $out.Config.LatentDim | Should -Be 8 }
         'New-Vae #5'                     = { param($out) $out.Config.DecoderOnly | Should -BeTrue; $out.Config.PriorSamples | Should -Be 20 }
         'New-Vae #7'                     = { param($out) $out.Config.InputDim | Should -Be 2 }
+        'New-Vae #8'                     = { param($out) $vae.Engine | Should -Be 'Torch'; $vae.History.Count | Should -BeGreaterThan 0 }
         'New-VaeSample #3'               = { param($out) @($out).Count | Should -Be 10; $out[0].Z1 | Should -Not -BeNullOrEmpty }
         'New-VaeSample #7'               = { param($out) $out.Rows | Should -Be 12; $out.Cols | Should -Be 784 }
     }

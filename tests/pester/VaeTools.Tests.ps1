@@ -37,15 +37,15 @@ AfterAll {
 }
 
 Describe 'The module' {
-    It 'exports the twelve cmdlets of the manifest' {
+    It 'exports the fourteen cmdlets of the manifest' {
         $names = (Get-Command -Module VaeTools).Name | Sort-Object
-        $names | Should -Be @('Export-Vae', 'Export-VaePlot', 'Get-Cifar10Data', 'Get-MnistData', 'Get-VaeEncoding', 'Get-VaeToyData', 'Import-Vae',
+        $names | Should -Be @('ConvertTo-Vae', 'Export-Vae', 'Export-VaePlot', 'Get-Cifar10Data', 'Get-MnistData', 'Get-VaeEncoding', 'Get-VaeToyData', 'Import-Vae',
             'Invoke-VaeTraining', 'Measure-ReconstructionError', 'Measure-VaeLatent', 'New-PpcaModel', 'New-Vae', 'New-VaeSample')
     }
 
     It 'has offline help with at least two examples for <_>' -ForEach @('Get-MnistData', 'New-Vae', 'Invoke-VaeTraining',
         'Get-VaeEncoding', 'New-VaeSample', 'Measure-ReconstructionError', 'Export-Vae', 'Import-Vae', 'Get-VaeToyData',
-        'Measure-VaeLatent', 'Export-VaePlot', 'New-PpcaModel') {
+        'Measure-VaeLatent', 'Export-VaePlot', 'New-PpcaModel', 'ConvertTo-Vae') {
         $help = Get-Help $_ -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
         @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2

@@ -57,8 +57,14 @@ public static class ModelFile
 
     private static (List<SafeTensor> Tensors, Dictionary<string, string> Metadata) Contents(VaeModel model, TrainingCheckpoint? checkpoint)
     {
-        // Files hold PyTorch's [out x in] for every weight; input-major weights are transposed on the way out and in.
-        var tensors = model.Parameters.Select(p => SafeTensor.FromTensor(p.Name, p.InputMajor ? p.Value.Transpose() : p.Value)).ToList();
+        // Files hold PyTorch's layouts, so that torch.nn.Linear's load_state_dict takes them as they are: [out x in] for
+        // every weight (the model gives it whatever layout its engine holds) and [out] for a bias. Files written before
+        // biases were 1-D ([1, out]) still read.
+        var tensors = model.Parameters.Select(p =>
+        {
+            var t = SafeTensor.FromTensor(p.Name, model.ReadParameter(p.Name));
+            return p.Name.EndsWith(".bias", StringComparison.Ordinal) ? t with { Shape = new[] { t.Data.Length } } : t;
+        }).ToList();
         var metadata = new Dictionary<string, string>
         {
             ["format"] = FormatTag,

@@ -34,6 +34,22 @@ public sealed record LinearLayer(Parameter Weight, Parameter Bias)
 }
 
 /// <summary>
+/// A second engine's network for a model (the Torch engine): it holds the live weights; the model's managed parameters
+/// are a copy, refreshed by <see cref="SyncToModel"/> (after training) and pushed back by <see cref="SyncFromModel"/>.
+/// </summary>
+public interface IModelBackend : IDisposable
+{
+    string Engine { get; }
+    string Device { get; }
+    /// <summary>The engine's network (the Torch engine: a TorchSharp torch.nn.Module).</summary>
+    object Module { get; }
+    /// <summary>Copies the backend's weights into the model's managed parameters.</summary>
+    void SyncToModel(VaeModel model);
+    /// <summary>Copies the model's managed parameters into the backend's weights.</summary>
+    void SyncFromModel(VaeModel model);
+}
+
+/// <summary>
 /// A variational autoencoder: an MLP encoder to (mu, log sigma^2), the reparameterised sample
 /// z = mu + sigma eps, and an MLP decoder to the parameters of p(x | z). Holds the parameters,
 /// the configuration and the training history. Graph construction is in VaeModel.Graphs.cs,
@@ -89,7 +105,62 @@ public sealed partial class VaeModel
         all.AddRange(new[] { DecoderOutput.Weight, DecoderOutput.Bias });
         if (DecoderLogVariance is not null) all.Add(DecoderLogVariance);
         Parameters = all;
+        var layers = new Dictionary<string, LinearLayer>(StringComparer.Ordinal);
+        for (int i = 0; i < EncoderHidden.Length; i++) layers[$"encoder.hidden.{i}"] = EncoderHidden[i];
+        if (EncoderMean is not null) { layers["encoder.mean"] = EncoderMean; layers["encoder.logvar"] = EncoderLogVariance!; }
+        for (int i = 0; i < DecoderHidden.Length; i++) layers[$"decoder.hidden.{i}"] = DecoderHidden[i];
+        layers["decoder.output"] = DecoderOutput;
+        _layers = layers;
     }
+
+    private readonly Dictionary<string, LinearLayer> _layers;
+
+    /// <summary>The linear layer named as in the model file without ".weight"/".bias" (e.g. "encoder.hidden.0").</summary>
+    public LinearLayer Layer(string name) =>
+        _layers.TryGetValue(name, out var layer) ? layer
+        : throw new KeyNotFoundException($"The model has no layer '{name}'. It has: {string.Join(", ", _layers.Keys)}.");
+
+    /// <summary>
+    /// The weight or bias <paramref name="name"/> in the file layout (PyTorch's [out x in] for weights), whatever layout
+    /// the managed engine holds it in. The one way parameters leave and enter this engine (files, the Torch engine).
+    /// </summary>
+    public Tensor ReadParameter(string name)
+    {
+        var p = GetParameter(name);
+        return p.InputMajor ? p.Value.Transpose() : p.Value.Clone();
+    }
+
+    /// <summary>Sets the parameter <paramref name="name"/> from values in the file layout (see <see cref="ReadParameter"/>).</summary>
+    public void WriteParameter(string name, ReadOnlySpan<float> fileLayout)
+    {
+        var p = GetParameter(name);
+        if (fileLayout.Length != p.Value.Length)
+            throw new ShapeMismatchException($"Parameter '{name}' has {p.Value.Length} values; got {fileLayout.Length}.");
+        if (p.InputMajor) p.Value.CopyFrom(new Tensor(p.Value.Cols, p.Value.Rows, fileLayout.ToArray()).Transpose());
+        else fileLayout.CopyTo(p.Value.Span);
+    }
+
+    /// <summary>The file-layout shape [rows, cols] of parameter <paramref name="name"/>.</summary>
+    public (int Rows, int Cols) FileShape(string name)
+    {
+        var p = GetParameter(name);
+        return p.InputMajor ? (p.Value.Cols, p.Value.Rows) : (p.Value.Rows, p.Value.Cols);
+    }
+
+    /// <summary>
+    /// The engine the model runs on besides its managed parameters: null for the managed engine, else the Torch engine's
+    /// network (VaeTools.Torch), which owns the live weights; <see cref="IModelBackend.SyncToModel"/> copies them here.
+    /// </summary>
+    public IModelBackend? Backend { get; set; }
+
+    /// <summary>"Managed" or "Torch".</summary>
+    public string Engine => Backend?.Engine ?? "Managed";
+
+    /// <summary>The Torch engine's torch.nn.Module (null on the managed engine), to use with TorchSharp directly.</summary>
+    public object? Module => Backend?.Module;
+
+    /// <summary>"cpu", or the Torch engine's device (e.g. "cuda:0").</summary>
+    public string Device => Backend?.Device ?? "cpu";
 
     public VaeConfig Config { get; }
     public IReadOnlyList<Parameter> Parameters { get; }
@@ -166,7 +237,9 @@ public sealed partial class VaeModel
     public void LoadStateFrom(VaeModel other)
     {
         if (ReferenceEquals(other, this)) return;
+        other.Backend?.SyncToModel(other);
         CopyParametersFrom(other);
+        Backend?.SyncFromModel(this);
         ReplaceHistory(other.History);
         ReplaceBatchHistory(other.BatchHistory);
     }
@@ -213,5 +286,5 @@ public sealed partial class VaeModel
         }
     }
 
-    public override string ToString() => $"VaeModel {Config}, {ParameterCount} parameters, {History.Count} epochs trained";
+    public override string ToString() => $"VaeModel {Config}, {ParameterCount} parameters, {History.Count} epochs trained" + (Backend is null ? "" : $", {Engine} engine on {Device}");
 }

@@ -56,11 +56,51 @@ public sealed class ImportVaeCommand : VaeCmdlet
     [ValidateNotNullOrEmpty]
     public string[] LiteralPath { get; set; } = Array.Empty<string>();
 
+    /// <summary>The engine the model runs on: Managed (default) or Torch.</summary>
+    [Parameter]
+    [ValidateSet("Managed", "Torch")]
+    public string Engine { get; set; } = "Managed";
+
+    /// <summary>cpu (default), cuda or cuda:N; cuda implies -Engine Torch.</summary>
+    [Parameter]
+    [ValidatePattern("^(?i)(cpu|cuda|cuda:[0-9]+)$")]
+    public string Device { get; set; } = "cpu";
+
     protected override void ProcessRecord() => Run(() =>
     {
         bool literal = ParameterSetName == "LiteralPath";
         foreach (var p in literal ? LiteralPath : Path)
             foreach (var file in ResolveInputPaths(p, literal, literal ? nameof(LiteralPath) : nameof(Path)))
-                ModelFileLogic.Import(this, file);
+                ModelFileLogic.Import(this, file, IsBound(nameof(Engine)) ? Engine : null, Device);
+    });
+}
+
+/// <summary>ConvertTo-Vae: a copy of a model on another engine or device (weights and history kept exactly).</summary>
+[Cmdlet(VerbsData.ConvertTo, "Vae", HelpUri = HelpUri)]
+[OutputType(typeof(VaeModel))]
+public sealed class ConvertToVaeCommand : VaeCmdlet
+{
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [DeserializedVaeObject(typeof(VaeModel))]
+    public VaeModel? Model { get; set; }
+
+    /// <summary>Managed or Torch; omitted with -Device cuda: Torch.</summary>
+    [Parameter(Position = 0)]
+    [ValidateSet("Managed", "Torch")]
+    public string Engine { get; set; } = "Managed";
+
+    [Parameter]
+    [ValidatePattern("^(?i)(cpu|cuda|cuda:[0-9]+)$")]
+    public string Device { get; set; } = "cpu";
+
+    protected override void ProcessRecord() => Run(() =>
+    {
+        if (Model is null) return;
+        string? engine = IsBound(nameof(Engine)) ? Engine : IsBound(nameof(Device)) ? null : Model.Engine;
+        string device = IsBound(nameof(Device)) ? Device : engine == EngineLogic.Managed ? "cpu" : Model.Device;
+        (engine, device) = EngineLogic.Resolve(engine, device);
+        var copy = EngineLogic.Convert(Model, engine, device);
+        WriteVerbose($"Converted to {copy}.");
+        WriteObject(copy);
     });
 }

@@ -66,7 +66,17 @@ public sealed class NewVaeCommand : VaeCmdlet
     [ValidateRange(1, 16777216)]
     public int InputDim { get; set; } = 784;
 
-    protected override void BeginProcessing() => _logic = new NewVaeLogic(new NewVaeParameters
+    /// <summary>Managed (the default, no native library) or Torch (TorchSharp/libtorch).</summary>
+    [Parameter]
+    [ValidateSet("Managed", "Torch")]
+    public string Engine { get; set; } = "Managed";
+
+    /// <summary>cpu (default), cuda or cuda:N; cuda implies -Engine Torch.</summary>
+    [Parameter]
+    [ValidatePattern("^(?i)(cpu|cuda|cuda:[0-9]+)$")]
+    public string Device { get; set; } = "cpu";
+
+    protected override void BeginProcessing() => Run(() => _logic = new NewVaeLogic(new NewVaeParameters
     {
         LatentDim = LatentDim,
         HiddenDim = HiddenDim ?? Array.Empty<int>(),
@@ -81,7 +91,9 @@ public sealed class NewVaeCommand : VaeCmdlet
         InitStd = IsBound(nameof(InitStd)) ? InitStd : null,
         Seed = IsBound(nameof(Seed)) ? Seed : null,
         InputDim = IsBound(nameof(InputDim)) ? InputDim : null,
-    });
+        Engine = IsBound(nameof(Engine)) ? Engine : null,
+        Device = Device,
+    }));
 
     protected override void ProcessRecord() => Run(() => _logic!.Process(this, Data));
 }

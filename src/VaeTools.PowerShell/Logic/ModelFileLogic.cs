@@ -23,6 +23,7 @@ public static class ModelFileLogic
             return;
         try
         {
+            model.Backend?.SyncToModel(model); // the Torch engine's live weights
             ModelFile.Save(model, path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
@@ -36,7 +37,7 @@ public static class ModelFileLogic
     }
 
     /// <summary>Reads the model file at <paramref name="path"/> (resolved) and emits the model.</summary>
-    public static void Import(ICommandSink sink, string path)
+    public static void Import(ICommandSink sink, string path, string? engine = null, string? device = null)
     {
         if (Directory.Exists(path))
         {
@@ -44,6 +45,7 @@ public static class ModelFileLogic
                 new ArgumentException($"'{path}' is a folder, not a model file. To read every model in it: Get-ChildItem '{path}' -Filter *.safetensors | Import-Vae.", "Path")));
             return;
         }
+        var (eng, dev) = EngineLogic.Resolve(engine, device);
         VaeModel model;
         try
         {
@@ -64,6 +66,7 @@ public static class ModelFileLogic
             sink.WriteError(Errors.From(e, "ModelFileUnreadable", path) with { Category = ErrorKind.ResourceUnavailable });
             return;
         }
+        EngineLogic.Apply(model, eng, dev);
         sink.WriteVerbose($"Read {model} from '{path}'.");
         sink.WriteDebug($"'{path}': {new FileInfo(path).Length} bytes, {model.Parameters.Count} tensors, config {model.Config.ToJson()}.");
         sink.WriteObject(model);

@@ -26,6 +26,10 @@ public sealed class NewVaeParameters
     public ulong? Seed { get; set; }
     /// <summary>Null: 784, or the width of a data set piped in.</summary>
     public int? InputDim { get; set; }
+    /// <summary>Managed or Torch; null: Managed, or Torch when <see cref="Device"/> is cuda.</summary>
+    public string? Engine { get; set; }
+    /// <summary>cpu, cuda or cuda:N (Torch only).</summary>
+    public string? Device { get; set; }
 }
 
 /// <summary>New-Vae: one model per pipeline data set (sized to it), or one model when nothing is piped in.</summary>
@@ -33,10 +37,12 @@ public sealed class NewVaeLogic
 {
     private readonly NewVaeParameters _p;
     private readonly ulong _seed;
+    private readonly string _engine, _device;
 
     public NewVaeLogic(NewVaeParameters parameters)
     {
         _p = parameters;
+        (_engine, _device) = EngineLogic.Resolve(parameters.Engine, parameters.Device);
         _seed = parameters.Seed ?? (ulong)Random.Shared.NextInt64(1, long.MaxValue);
     }
 
@@ -81,6 +87,7 @@ public sealed class NewVaeLogic
             sink.WriteError(Errors.From(e, "InvalidModelConfiguration", _p));
             return;
         }
+        EngineLogic.Apply(model, _engine, _device);
         foreach (var warning in Warnings(model.Config)) sink.WriteWarning(warning);
         sink.WriteVerbose($"Created {model}, seed {model.Config.Seed}.");
         sink.WriteDebug($"Configuration: {model.Config.ToJson()}.");

@@ -66,7 +66,7 @@ public class CmdletMetadataTests
         var fromPipeline = All.SelectMany(c => c.Parameters.Where(p => p.ValueFromPipeline).Select(p => $"{c.Name} -{p.Name}")).Order().ToArray();
         Assert.Equal(new[]
         {
-            "Export-Vae -Model", "Export-VaePlot -Data", "Export-VaePlot -Model", "Get-VaeEncoding -Data", "Get-VaeEncoding -Image", "Import-Vae -Path",
+            "ConvertTo-Vae -Model", "Export-Vae -Model", "Export-VaePlot -Data", "Export-VaePlot -Model", "Get-VaeEncoding -Data", "Get-VaeEncoding -Image", "Import-Vae -Path",
             "Invoke-VaeTraining -Data", "Invoke-VaeTraining -Model", "Measure-ReconstructionError -Data",
             "Measure-ReconstructionError -Model", "Measure-VaeLatent -Data", "Measure-VaeLatent -Model", "New-PpcaModel -Data", "New-Vae -Data",
             "New-VaeSample -Model",

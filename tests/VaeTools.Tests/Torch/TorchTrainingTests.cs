@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using TorchSharp;
+using VaeTools.Data;
+using VaeTools.Engine;
+using VaeTools.Model;
+using VaeTools.Torch;
+
+namespace VaeTools.Tests.Torch;
+
+/// <summary>Training on the Torch engine: real MNIST, one model file for both engines, cancellation, no native memory kept per step.</summary>
+public class TorchTrainingTests
+{
+    private static VaeModel TorchModel(VaeConfig config)
+    {
+        var model = new VaeModel(config);
+        TorchBackend.Attach(model);
+        return model;
+    }
+
+    [Fact]
+    public void ReferenceArchitecture_OnRealMnist_LearnsOnTheTorchEngine()
+    {
+        var train = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Train, Count = 10000 });
+        var test = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Count = 1000 });
+        var model = TorchModel(new VaeConfig { Seed = 1 }); // 784-400-20, ReLU, Bernoulli
+        try
+        {
+            using var trainer = new TorchTrainer(model, new TrainingOptions { Epochs = 2, BatchSize = 128, Seed = 1, Threads = 2 });
+            double untrained = trainer.Evaluate(test).Loss;
+            var result = trainer.Train(train, test);
+            Assert.InRange(untrained, 450, 650);
+            Assert.Equal(2, result.Epochs.Count);
+            Assert.True(result.Epochs[1].TestLoss < 175, $"test loss after 2 epochs on 10000 images: {result.Epochs[1].TestLoss}");
+            Assert.True(result.Epochs[1].TrainLoss < result.Epochs[0].TrainLoss);
+            Assert.True(result.Epochs[1].TestKl > 5, "the KL term should be in use");
+            Assert.Equal(2, model.History.Count);
+        }
+        finally { TorchBackend.Detach(model); }
+    }
+
+    [Theory]
+    [InlineData(Likelihood.Bernoulli, Objective.Elbo, 1)]
+    [InlineData(Likelihood.GaussianPerDimensionVariance, Objective.Iwae, 3)]
+    public void AModelTrainedOnTorch_ExportedAndImportedOnTheManagedEngine_GivesTheSameLoss(Likelihood likelihood, Objective objective, int samples)
+    {
+        var data = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Count = 600 });
+        var model = TorchModel(new VaeConfig { HiddenDims = new[] { 64 }, LatentDim = 4, Likelihood = likelihood, SigmoidMean = likelihood != Likelihood.Bernoulli, Seed = 3 });
+        var path = Path.Combine(Path.GetTempPath(), $"vaetools-cross-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            var options = new TrainingOptions { Epochs = 1, BatchSize = 100, Seed = 9, Threads = 1, Objective = objective, Samples = samples };
+            using var trainer = new TorchTrainer(model, options);
+            trainer.Train(data);
+            double torchLoss = new TorchTrainer(model, options).Evaluate(data).Loss;
+            ModelFile.Save(model, path);
+
+            var managed = ModelFile.Load(path);
+            Assert.Null(managed.Backend);
+            Assert.Single(managed.History);
+            using var managedTrainer = new VaeTrainer(managed, options);
+            double managedLoss = managedTrainer.Evaluate(data).Loss; // the same evaluation noise stream (same seed)
+            Assert.True(Math.Abs(torchLoss - managedLoss) <= 1e-4 * Math.Abs(managedLoss), $"Torch {torchLoss}, managed {managedLoss}.");
+
+            // And back: the managed model's file imported onto the Torch engine.
+            var again = ModelFile.Load(path);
+            TorchBackend.Attach(again);
+            double againLoss = new TorchTrainer(again, options).Evaluate(data).Loss;
+            Assert.True(Math.Abs(againLoss - managedLoss) <= 1e-4 * Math.Abs(managedLoss), $"Torch again {againLoss}, managed {managedLoss}.");
+            TorchBackend.Detach(again);
+        }
+        finally
+        {
+            TorchBackend.Detach(model);
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Cancelled_KeepsTheLastCompletedEpoch()
+    {
+        var data = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Count = 500 });
+        var model = TorchModel(new VaeConfig { HiddenDims = new[] { 32 }, LatentDim = 2, Seed = 4 });
+        try
+        {
+            using var cts = new CancellationTokenSource();
+            float[]? afterEpoch1 = null;
+            using var trainer = new TorchTrainer(model, new TrainingOptions { Epochs = 3, BatchSize = 50, Threads = 1 });
+            var result = trainer.Train(data, progress: p =>
+            {
+                if (p.CompletedEpoch is { Epoch: 1 }) afterEpoch1 = model.ReadParameter("decoder.output.weight").ToArray();
+                if (p.Epoch == 2 && p.Batch == 3) cts.Cancel();
+            }, cancellation: cts.Token);
+            Assert.True(result.Cancelled);
+            Assert.Single(model.History);
+            Assert.Equal(afterEpoch1, model.ReadParameter("decoder.output.weight").ToArray());
+            // The module was put back too.
+            var fromModule = model.Clone();
+            model.Backend!.SyncToModel(fromModule);
+            Assert.Equal(afterEpoch1, fromModule.ReadParameter("decoder.output.weight").ToArray());
+        }
+        finally { TorchBackend.Detach(model); }
+    }
+
+    [Fact]
+    public void ATrainingStep_LeavesNoTensorAlive_AndNativeMemoryDoesNotGrow()
+    {
+        var data = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Count = 1000 });
+        var model = TorchModel(new VaeConfig { HiddenDims = new[] { 128 }, LatentDim = 8, Seed = 5 });
+        try
+        {
+            using var trainer = new TorchTrainer(model, new TrainingOptions { Epochs = 1, BatchSize = 50, Threads = 1 });
+            trainer.Train(data); // warm-up: optimiser state, allocator pools
+            long liveBefore = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            long rssBefore = Rss();
+            for (int e = 0; e < 6; e++) trainer.Train(data); // 120 more steps and 6 validation-free epochs
+            long liveAfter = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            long rssAfter = Rss();
+            Assert.True(liveBefore == liveAfter, $"live tensors {liveBefore} before, {liveAfter} after 120 steps.");
+            Assert.True(rssAfter - rssBefore < 32L << 20, $"resident memory grew by {(rssAfter - rssBefore) >> 20} MB over 120 steps.");
+        }
+        finally { TorchBackend.Detach(model); }
+    }
+
+    private static long Rss()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        using var p = Process.GetCurrentProcess();
+        p.Refresh();
+        return p.WorkingSet64;
+    }
+}

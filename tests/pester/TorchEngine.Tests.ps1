@@ -1,0 +1,147 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
+# Pester 5 tests of the Torch engine in the built module: -Engine/-Device, ConvertTo-Vae, training, encoding,
+# sampling and export with -Engine Torch, and that managed-only use never loads TorchSharp.
+
+BeforeDiscovery {
+    $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
+    $manifest = $env:VAETOOLS_MODULE
+    if (-not $manifest) {
+        $version = (Import-PowerShellDataFile (Join-Path $root 'VaeTools.psd1')).ModuleVersion
+        $manifest = Join-Path $root "out/VaeTools/$version/VaeTools.psd1"
+    }
+    Import-Module $manifest -Force
+    $script:haveData = $null -ne (Get-MnistData -Subset Test -Count 1 -NoDownload -ErrorAction SilentlyContinue)
+    if (-not $script:haveData) { Write-Warning 'MNIST is not on this machine: the Torch MNIST tests are SKIPPED.' }
+}
+
+BeforeAll {
+    $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
+    $manifest = $env:VAETOOLS_MODULE
+    if (-not $manifest) {
+        $version = (Import-PowerShellDataFile (Join-Path $root 'VaeTools.psd1')).ModuleVersion
+        $manifest = Join-Path $root "out/VaeTools/$version/VaeTools.psd1"
+    }
+    if (-not (Test-Path $manifest)) { throw "The module is not built: '$manifest' is missing. Run ./build.ps1 -Task Build first." }
+    Import-Module $manifest -Force
+    $work = Join-Path ([System.IO.Path]::GetTempPath()) ("vaetools-torch-pester-" + [guid]::NewGuid())
+    $null = New-Item -ItemType Directory -Path $work
+    Push-Location $work
+    $toy = Get-VaeToyData -Count 200 -Seed 1
+}
+
+AfterAll {
+    Pop-Location
+    Remove-Item $work -Recurse -Force -ErrorAction SilentlyContinue
+}
+
+Describe 'Managed-only use' {
+    It 'never loads TorchSharp (a fresh process creates, trains and samples a managed model)' {
+        $script = @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$manifest'
+`$d = Get-VaeToyData -Count 100 -Seed 2
+`$m = `$d | New-Vae -LatentDim 1 -HiddenDim 8 -Likelihood GaussianPerDimensionVariance | Invoke-VaeTraining -Data `$d -Epochs 1 -BatchSize 50
+`$null = `$m | New-VaeSample -Count 2
+'engine=' + `$m.Engine
+'torch=' + @([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -in 'TorchSharp', 'VaeTools.Torch' }).Count
+"@
+        $pwsh = (Get-Command pwsh -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1).Source
+        if (-not $pwsh) { $pwsh = Join-Path $PSHOME 'pwsh' }
+        $out = & $pwsh -NoProfile -NonInteractive -Command $script
+        $LASTEXITCODE | Should -Be 0
+        $out | Should -Contain 'engine=Managed'
+        $out | Should -Contain 'torch=0'
+    }
+}
+
+Describe 'New-Vae -Engine Torch' {
+    It 'makes a model on the Torch engine whose Module is a torch.nn.Module named as the model file' {
+        $vae = $toy | New-Vae -LatentDim 1 -HiddenDim 8 -Likelihood GaussianSharedVariance -Engine Torch -Seed 3
+        $vae.Engine | Should -Be 'Torch'
+        $vae.Device | Should -Be 'cpu'
+        $vae.Module | Should -BeOfType ([TorchSharp.torch+nn+Module])
+        $keys = @($vae.Module.state_dict().Keys | Sort-Object)
+        $keys | Should -Be @($vae.Parameters.Name | Sort-Object)
+        $keys | Should -Contain 'decoder.logvar'
+    }
+
+    It 'is Managed by default' {
+        (New-Vae -LatentDim 2 -HiddenDim 4 -InputDim 10).Engine | Should -Be 'Managed'
+    }
+
+    It '-Device cuda on a machine without CUDA is an error that says what to install, and makes no model' {
+        if ([VaeTools.Torch.TorchRuntime]::CudaNativesPresent() -and [TorchSharp.torch+cuda]::is_available()) { Set-ItResult -Skipped -Because 'this machine has CUDA' ; return }
+        $vae = $null
+        $err = $null
+        try { $vae = New-Vae -LatentDim 2 -HiddenDim 4 -InputDim 10 -Device cuda } catch { $err = $_ }
+        $vae | Should -BeNullOrEmpty
+        $err.FullyQualifiedErrorId | Should -Be 'TorchUnavailable,VaeTools.PowerShell.Commands.NewVaeCommand'
+        $err.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        $err.Exception.Message | Should -BeLike '*-Device cuda*CUDA*'
+    }
+
+    It '-Engine Managed -Device cuda is an invalid combination' {
+        { New-Vae -LatentDim 2 -HiddenDim 4 -InputDim 10 -Engine Managed -Device cuda -ErrorAction Stop } |
+            Should -Throw -ErrorId 'DeviceNeedsTorch,VaeTools.PowerShell.Commands.NewVaeCommand'
+    }
+
+    It '-Device takes only cpu, cuda or cuda:N' {
+        { New-Vae -LatentDim 2 -InputDim 10 -Device gpu -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError,VaeTools.PowerShell.Commands.NewVaeCommand'
+    }
+}
+
+Describe 'Training, encoding, sampling and export with -Engine Torch' {
+    It 'trains on the toy data and converts to the managed engine exactly' {
+        $vae = $toy | New-Vae -LatentDim 1 -HiddenDim 8 -Likelihood GaussianPerDimensionVariance -Engine Torch -Seed 4 |
+            Invoke-VaeTraining -Data $toy -Epochs 2 -BatchSize 50 -LearningRate 1e-2
+        $vae.Engine | Should -Be 'Torch'
+        $vae.History.Count | Should -Be 2
+        $vae.History[1].TrainLoss | Should -BeLessThan $vae.History[0].TrainLoss
+        $managed = $vae | ConvertTo-Vae -Engine Managed
+        $managed.Engine | Should -Be 'Managed'
+        $vae.Engine | Should -Be 'Torch'
+        $a = $toy | Get-VaeEncoding -Model $vae | Select-Object -First 20
+        $b = $toy | Get-VaeEncoding -Model $managed | Select-Object -First 20
+        ($a.Z1 -join ',') | Should -Be ($b.Z1 -join ',')
+    }
+
+    It 'trains on MNIST, encodes, samples, exports and the file imports on either engine' -Skip:(-not $haveData) {
+        $train = Get-MnistData -Subset Train -Count 2000 -NoDownload
+        $test = Get-MnistData -Subset Test -Count 500 -NoDownload
+        $vae = New-Vae -LatentDim 2 -HiddenDim 64 -Engine Torch -Seed 5 | Invoke-VaeTraining -Data $train -ValidationData $test -Epochs 2 -BatchSize 100
+        $vae.History.Count | Should -Be 2
+        $vae.History[1].TestLoss | Should -BeLessThan 300
+        $codes = $test | Get-VaeEncoding -Model $vae
+        @($codes).Count | Should -Be 500
+        $images = $vae | New-VaeSample -Count 4 -Seed 1
+        @($images).Count | Should -Be 4
+        $vae | New-VaeSample -Count 16 -Seed 1 -OutFile samples.png
+        'samples.png' | Should -Exist
+        $vae | Export-Vae -Path torch.safetensors
+        $managed = Import-Vae torch.safetensors
+        $managed.Engine | Should -Be 'Managed'
+        $onTorch = Import-Vae torch.safetensors -Engine Torch
+        $onTorch.Engine | Should -Be 'Torch'
+        $onTorch.History.Count | Should -Be 2
+        $m1 = $vae | Measure-ReconstructionError -Data $test
+        $m2 = $managed | Measure-ReconstructionError -Data $test
+        $m2.MeanSquaredError | Should -Be $m1.MeanSquaredError
+    }
+}
+
+Describe 'ConvertTo-Vae' {
+    It 'has help with examples' {
+        $help = Get-Help ConvertTo-Vae -Full
+        @($help.examples.example).Count | Should -BeGreaterOrEqual 2
+        ($help.parameters.parameter.name) | Should -Contain 'Engine'
+    }
+
+    It 'keeps the original and copies the weights bitwise there and back' {
+        $vae = New-Vae -LatentDim 2 -HiddenDim 6 -InputDim 12 -Seed 6
+        $back = $vae | ConvertTo-Vae -Engine Torch | ConvertTo-Vae -Engine Managed
+        $vae.Engine | Should -Be 'Managed'
+        foreach ($name in $vae.Parameters.Name) {
+            ($back.ReadParameter($name).ToArray() -join ',') | Should -Be ($vae.ReadParameter($name).ToArray() -join ',')
+        }
+    }
+}
