@@ -187,4 +187,64 @@ public class CrossEngineTests
         }
         finally { model.Backend?.Dispose(); model.Backend = null; }
     }
+
+    /// <summary>Conv geometries (batch, Cin, H, W, Cout, k, s, p, output padding) for the op-level agreement.</summary>
+    public static TheoryData<int, int, int, int, int, int, int, int, int> ConvCases => new()
+    {
+        { 3, 1, 28, 28, 8, 4, 2, 1, 0 },  // MNIST's first layer
+        { 2, 8, 7, 7, 4, 4, 2, 1, 1 },    // an odd size, output padding 1 on the transposed side
+        { 2, 3, 9, 8, 5, 3, 1, 0, 0 },
+        { 2, 2, 6, 6, 3, 3, 2, 1, 1 },
+    };
+
+    /// <summary>
+    /// Conv2d and ConvTranspose2d of the managed engine against the Torch engine's (torch.nn.functional on libtorch), same
+    /// weights: the output, and the gradients of sum(u * y) for fixed random u with respect to x, the weight and the bias.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ConvCases))]
+    public void ConvOps_AgreeWithTorch_ValuesAndGradients(int batch, int cin, int h, int w, int cout, int k, int s, int p, int op)
+    {
+        foreach (bool transposed in new[] { false, true })
+        {
+            var g = new ConvGeometry(cin, h, w, cout, k, s, p, transposed ? op : 0);
+            var r = new RandomSource(41);
+            float[] Values(int n) { var v = new float[n]; r.FillNormal(v); return v; }
+            int weightRows = transposed ? cin : cout, weightCols = (transposed ? cout : cin) * k * k;
+            var xs = Values(batch * g.InFeatures);
+            var ws = Values(weightRows * weightCols);
+            var bs = Values(cout);
+            int outFeatures = cout * (transposed ? g.TransposedOutHeight * g.TransposedOutWidth : g.ConvOutHeight * g.ConvOutWidth);
+            var us = Values(batch * outFeatures);
+
+            // Managed: x, weight and bias all parameters, so the graph gives all three gradients.
+            var px = new Parameter("x", new Tensor(batch, g.InFeatures, (float[])xs.Clone()));
+            var pw = new Parameter("w", new Tensor(weightRows, weightCols, (float[])ws.Clone()));
+            var pb = new Parameter("b", new Tensor(1, cout, (float[])bs.Clone()));
+            var graph = new Graph();
+            var y = transposed
+                ? (Node)graph.ConvTranspose2d(graph.Param(px), graph.Param(pw), graph.Param(pb), g)
+                : graph.Conv2d(graph.Param(px), graph.Param(pw), graph.Param(pb), g);
+            var u = graph.Input("u", outFeatures);
+            us.CopyTo(u.SetRows(batch).Span);
+            var loss = graph.Sum(graph.Multiply(y, u));
+            graph.Forward(loss);
+            graph.Backward(loss);
+
+            // Torch: the same values, weights in PyTorch's 4-D layout.
+            using var scope = torch.NewDisposeScope();
+            var tx = torch.tensor(xs, new long[] { batch, g.InFeatures }).requires_grad_(true);
+            var tw = torch.tensor(ws, transposed ? new long[] { cin, cout, k, k } : new long[] { cout, cin, k, k }).requires_grad_(true);
+            var tb = torch.tensor(bs, new long[] { cout }).requires_grad_(true);
+            var ty = transposed ? TorchOps.ConvTranspose2d(tx, tw, tb, g) : TorchOps.Conv2d(tx, tw, tb, g);
+            Assert.Equal(new long[] { batch, outFeatures }, ty.shape);
+            ty.mul(torch.tensor(us, new long[] { batch, outFeatures })).sum().backward();
+
+            string op2 = transposed ? "ConvTranspose2d" : "Conv2d";
+            AssertClose(ty.detach().contiguous().data<float>().ToArray(), y.Value.ToArray(), 1e-4, $"{op2} output");
+            AssertClose(tx.grad!.contiguous().data<float>().ToArray(), px.Grad.ToArray(), 1e-4, $"{op2} d/dx");
+            AssertClose(tw.grad!.contiguous().data<float>().ToArray(), pw.Grad.ToArray(), 1e-4, $"{op2} d/dweight");
+            AssertClose(tb.grad!.contiguous().data<float>().ToArray(), pb.Grad.ToArray(), 1e-4, $"{op2} d/dbias");
+        }
+    }
 }
