@@ -32,10 +32,18 @@ public sealed class TorchOps : IVaeOps<Tensor>
     public Func<NoiseKind, int, int, float[]>? NoiseOverride { get; set; }
 
     public Tensor Linear(Tensor x, string layer) => _module.Layer(layer).call(x);
-    public Tensor Conv2d(Tensor x, string layer, ConvGeometry g) =>
-        Conv2d(x, _module.GetParameter(layer + ".weight"), _module.GetParameter(layer + ".bias"), g);
-    public Tensor ConvTranspose2d(Tensor x, string layer, ConvGeometry g) =>
-        ConvTranspose2d(x, _module.GetParameter(layer + ".weight"), _module.GetParameter(layer + ".bias"), g);
+    // The module's nn.Conv2d / nn.ConvTranspose2d weights, applied through torch.nn.functional with the seam's geometry.
+    public Tensor Conv2d(Tensor x, string layer, ConvGeometry g)
+    {
+        var conv = _module.Conv(layer);
+        return Conv2d(x, conv.weight!, conv.bias!, g);
+    }
+
+    public Tensor ConvTranspose2d(Tensor x, string layer, ConvGeometry g)
+    {
+        var deconv = _module.Deconv(layer);
+        return ConvTranspose2d(x, deconv.weight!, deconv.bias!, g);
+    }
 
     /// <summary>F.conv2d on [B x Cin*H*W] rows: viewed as NCHW, convolved, flattened back to [B x Cout*Ho*Wo].</summary>
     public static Tensor Conv2d(Tensor x, Tensor weight, Tensor bias, ConvGeometry g)

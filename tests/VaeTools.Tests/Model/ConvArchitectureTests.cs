@@ -1,6 +1,7 @@
 using VaeTools.Data;
 using VaeTools.Engine;
 using VaeTools.Model;
+using VaeTools.Tests.TestSupport;
 
 namespace VaeTools.Tests.Model;
 
@@ -90,5 +91,151 @@ public class ConvArchitectureTests
     {
         Assert.True(Ppca.HasExactLikelihood(new VaeConfig { HiddenDims = Array.Empty<int>(), Likelihood = Likelihood.GaussianSharedVariance }));
         Assert.False(Ppca.HasExactLikelihood(Conv(ImageShape.Mnist, likelihood: Likelihood.GaussianSharedVariance)));
+    }
+
+    /// <summary>A small conv model on 8x8 images (channels 4, 6): 8 -> 4 -> 2.</summary>
+    private static VaeConfig Tiny(Likelihood likelihood = Likelihood.Bernoulli) =>
+        Conv(new ImageShape(1, 8, 8), new[] { 4, 6 }, likelihood: likelihood) with { LatentDim = 3, Seed = 3 };
+
+    private static TensorDataset Images(int count, int features, ulong seed)
+    {
+        var x = new Tensor(count, features);
+        new RandomSource(seed).FillUniform(x.Span, 0f, 1f);
+        return new TensorDataset(x, labels: null);
+    }
+
+    [Fact]
+    public void TheModel_HasThePlannedLayers_InPyTorchsLayouts()
+    {
+        var model = new VaeModel(Conv(ImageShape.Mnist) with { LatentDim = 2 });
+        Assert.Equal(new[]
+        {
+            "encoder.conv.0.weight", "encoder.conv.0.bias", "encoder.conv.1.weight", "encoder.conv.1.bias",
+            "encoder.mean.weight", "encoder.mean.bias", "encoder.logvar.weight", "encoder.logvar.bias",
+            "decoder.input.weight", "decoder.input.bias", "decoder.deconv.0.weight", "decoder.deconv.0.bias",
+            "decoder.deconv.1.weight", "decoder.deconv.1.bias",
+        }, model.Parameters.Select(p => p.Name));
+        Assert.Equal(new[] { 32, 1, 4, 4 }, model.FileDims("encoder.conv.0.weight"));
+        Assert.Equal(new[] { 64, 32, 4, 4 }, model.FileDims("encoder.conv.1.weight"));
+        Assert.Equal(new[] { 2, 64 * 7 * 7 }, model.FileDims("encoder.mean.weight"));
+        Assert.Equal(new[] { 64 * 7 * 7, 2 }, model.FileDims("decoder.input.weight"));
+        Assert.Equal(new[] { 64, 32, 4, 4 }, model.FileDims("decoder.deconv.0.weight")); // [Cin, Cout, k, k]
+        Assert.Equal(new[] { 32, 1, 4, 4 }, model.FileDims("decoder.deconv.1.weight"));
+        Assert.Equal(new[] { 32 }, model.FileDims("encoder.conv.0.bias"));
+        // PyTorch's default start: uniform in +-1/sqrt(fan_in), fan_in = weight.size(1) * k * k.
+        float bound = 1f / MathF.Sqrt(32 * 16);
+        var w = model.GetParameter("encoder.conv.1.weight").Value.ToArray();
+        Assert.All(w, v => Assert.InRange(v, -bound, bound));
+        Assert.True(w.Max() > 0.9f * bound && w.Min() < -0.9f * bound);
+        Assert.Null(model.DecoderOutput);
+    }
+
+    [Fact]
+    public void EncodeAndDecode_HaveTheImagesShapes()
+    {
+        var model = new VaeModel(Tiny(Likelihood.GaussianPerDimensionVariance));
+        var data = Images(5, 64, 1);
+        var code = model.Encode(data);
+        Assert.Equal((5, 3), (code.Mean.Rows, code.Mean.Cols));
+        var images = model.Decode(code.Mean);
+        Assert.Equal((5, 64), (images.Rows, images.Cols)); // the means only, not the log std channels
+    }
+
+    [Fact]
+    public void TheModelFile_StoresConvWeights4D_AndImportRestoresTheModel()
+    {
+        var model = new VaeModel(Tiny(Likelihood.GaussianSharedVariance));
+        using (var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 1, BatchSize = 16, Seed = 2, Threads = 1 }))
+            trainer.Train(Images(64, 64, 2));
+        string path = Path.Combine(Path.GetTempPath(), $"vaetools-conv-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            ModelFile.Save(model, path);
+            var content = SafeTensorsFile.Read(path);
+            Assert.True(content.TryGet("encoder.conv.1.weight", out var w));
+            Assert.Equal(new[] { 6, 4, 4, 4 }, w.Shape);
+            Assert.True(content.TryGet("decoder.deconv.1.weight", out var d));
+            Assert.Equal(new[] { 4, 1, 4, 4 }, d.Shape);
+            Assert.Equal(model.GetParameter("encoder.conv.1.weight").Value.ToArray(), w.Data);
+
+            var back = ModelFile.Load(path);
+            Assert.Equal(model.Config, back.Config);
+            Assert.Equal(Architecture.Conv, back.Config.Architecture);
+            foreach (var p in model.Parameters) Assert.Equal(p.Value.ToArray(), back.GetParameter(p.Name).Value.ToArray());
+            Assert.Single(back.History);
+            var x = Images(4, 64, 9);
+            Assert.Equal(model.Encode(x).Mean.ToArray(), back.Encode(x).Mean.ToArray());
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void AFileWhoseConvWeightHasTheWrongShape_IsRefusedNamingTheTensor()
+    {
+        var model = new VaeModel(Tiny());
+        string path = Path.Combine(Path.GetTempPath(), $"vaetools-conv-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            ModelFile.Save(model, path);
+            var content = SafeTensorsFile.Read(path);
+            var tensors = content.Tensors.Select(t => t.Name == "encoder.conv.1.weight" ? t with { Shape = new[] { 6, 64 } } : t).ToList();
+            SafeTensorsFile.Write(path, tensors, content.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value));
+            var e = Assert.Throws<ModelFileException>(() => ModelFile.Load(path));
+            Assert.Contains("encoder.conv.1.weight", e.Message);
+            Assert.Contains("[6, 4, 4, 4]", e.Message);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void TrainingSteps_AllocateNothingAfterTheFirst()
+    {
+        var model = new VaeModel(Conv(ImageShape.Mnist, new[] { 8, 16 }) with { Seed = 2 });
+        using var pool = new WorkerPool(2);
+        var graph = model.BuildLossGraph(pool: pool, random: new RandomSource(1));
+        var optimizer = new AdamOptimizer(model.Parameters);
+        new RandomSource(4).FillUniform(graph.Data.SetRows(64).Span, 0f, 1f);
+        void Step()
+        {
+            graph.Graph.Forward(graph.Loss);
+            graph.Graph.Backward(graph.Loss);
+            optimizer.Step();
+        }
+        for (int i = 0; i < 3; i++) Step();
+        Assert.Equal(0, Allocations.OnCallingThread(() =>
+        {
+            for (int i = 0; i < 5; i++) Step();
+        }));
+    }
+
+    [Fact]
+    public void SameSeed_GivesTheSameModelBitwise_OnOneAndTwoThreads()
+    {
+        float[][] Run(int threads)
+        {
+            var m = new VaeModel(Tiny());
+            using var t = new VaeTrainer(m, new TrainingOptions { Epochs = 1, BatchSize = 32, Seed = 4, Threads = threads });
+            t.Train(Images(128, 64, 5));
+            return m.Parameters.Select(p => p.Value.ToArray()).ToArray();
+        }
+        var one = Run(1);
+        var two = Run(2);
+        for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
+    }
+
+    [Fact]
+    public void OnRealMnist_TheTestLossDropsClearlyBelowTheFirstEpochs()
+    {
+        var train = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Train, Count = 6000 });
+        var test = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Count = 1000 });
+        var model = new VaeModel(Conv(ImageShape.Mnist, new[] { 16, 32 }) with { Seed = 1, LatentDim = 10 });
+        using var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 3, BatchSize = 64, Seed = 1, Threads = 2, LearningRate = 2e-3f });
+        double untrained = trainer.Evaluate(test).Loss;
+        var result = trainer.Train(train, test);
+        Assert.InRange(untrained, 450, 650); // ~784 ln 2 = 543 nats: every pixel 0.5
+        double first = result.Epochs[0].TestLoss!.Value, last = result.Epochs[^1].TestLoss!.Value;
+        Assert.True(last < first - 10, $"test loss after epoch 1: {first:F1}, after epoch 3: {last:F1}");
+        Assert.True(last < 160, $"test loss after 3 epochs on 6000 images: {last:F1}");
+        Assert.True(result.Epochs[^1].TestKl > 5, "the KL term should be in use");
     }
 }

@@ -38,6 +38,15 @@ public class CrossEngineTests
         "bernoulli", "gaussian-shared", "gaussian-perdim", "gaussian-unit", "gaussian-shared-sigmoid", "gaussian-perdim-sigmoid",
         "laplace", "beta", "elbo-k4", "iwae-k5", "iwae-laplace-k3", "decoder-only-bernoulli", "decoder-only-gaussian-shared",
         "decoder-only-laplace-perdim", "tanh", "leakyrelu", "elu", "softplus", "one-hidden",
+        "conv-bernoulli", "conv-colour-gaussian-perdim", "conv-gaussian-shared", "conv-k3-three-layers", "conv-iwae-k3",
+        "conv-elbo-k2-laplace", "conv-decoder-only", "conv-tanh",
+    };
+
+    /// <summary>A small convolutional model: 8x8 images, channels 4 and 6, kernel 4 (8 -> 4 -> 2 and back).</summary>
+    private static VaeConfig SmallConv(Likelihood likelihood = Likelihood.Bernoulli, int channels = 1) => new()
+    {
+        Architecture = Architecture.Conv, InputDim = channels * 64, ImageShape = new VaeTools.Data.ImageShape(channels, 8, 8),
+        HiddenDims = Array.Empty<int>(), ConvChannels = new[] { 4, 6 }, KernelSize = 4, LatentDim = 3, Likelihood = likelihood, Seed = 5,
     };
 
     private static (VaeConfig Config, Objective Objective, int Samples) Case(string name) => name switch
@@ -61,6 +70,14 @@ public class CrossEngineTests
         "elu" => (Small() with { Activation = Activation.Elu }, Objective.Elbo, 1),
         "softplus" => (Small() with { Activation = Activation.Softplus }, Objective.Elbo, 1),
         "one-hidden" => (Small() with { HiddenDims = new[] { 9 } }, Objective.Elbo, 1),
+        "conv-bernoulli" => (SmallConv(), Objective.Elbo, 1),
+        "conv-colour-gaussian-perdim" => (SmallConv(Likelihood.GaussianPerDimensionVariance, channels: 3), Objective.Elbo, 1),
+        "conv-gaussian-shared" => (SmallConv(Likelihood.GaussianSharedVariance) with { SigmoidMean = true }, Objective.Elbo, 1),
+        "conv-k3-three-layers" => (SmallConv() with { KernelSize = 3, ConvChannels = new[] { 3, 4, 5 } }, Objective.Elbo, 1), // 8 -> 4 -> 2 -> 1
+        "conv-iwae-k3" => (SmallConv(), Objective.Iwae, 3),
+        "conv-elbo-k2-laplace" => (SmallConv() with { Prior = Prior.Laplace, Beta = 2f }, Objective.Elbo, 2),
+        "conv-decoder-only" => (SmallConv(Likelihood.GaussianSharedVariance) with { DecoderOnly = true, PriorSamples = 4 }, Objective.Elbo, 1),
+        "conv-tanh" => (SmallConv() with { Activation = Activation.Tanh }, Objective.Elbo, 1),
         _ => throw new ArgumentException(name),
     };
 
@@ -147,6 +164,27 @@ public class CrossEngineTests
             }
             Assert.Equal(new long[] { 12, 30 }, sd["encoder.hidden.0.weight"].shape); // [out x in]
             Assert.Equal(new long[] { 30, 12 }, sd["decoder.output.weight"].shape);
+        }
+        finally { TorchBackend.Detach(model); }
+    }
+
+    [Fact]
+    public void AConvModulesStateDict_HoldsRealConvModules_WithTheModelFilesNamesAndShapes()
+    {
+        var model = new VaeModel(SmallConv(Likelihood.GaussianSharedVariance, channels: 3));
+        var backend = TorchBackend.Attach(model);
+        try
+        {
+            var sd = backend.Module.state_dict();
+            Assert.Equal(model.Parameters.Select(p => p.Name).OrderBy(n => n), sd.Keys.OrderBy(n => n));
+            foreach (var p in model.Parameters)
+            {
+                Assert.Equal(model.FileDims(p.Name).Select(d => (long)d), sd[p.Name].shape);
+                Assert.Equal(model.ReadParameter(p.Name).ToArray(), sd[p.Name].contiguous().data<float>().ToArray());
+            }
+            Assert.IsType<TorchSharp.Modules.Conv2d>(backend.Module.Conv("encoder.conv.1"));
+            Assert.IsType<TorchSharp.Modules.ConvTranspose2d>(backend.Module.Deconv("decoder.deconv.1"));
+            Assert.Equal(new long[] { 4, 3, 4, 4 }, sd["decoder.deconv.1.weight"].shape); // [Cin, Cout, k, k]
         }
         finally { TorchBackend.Detach(model); }
     }
