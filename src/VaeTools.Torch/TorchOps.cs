@@ -32,6 +32,36 @@ public sealed class TorchOps : IVaeOps<Tensor>
     public Func<NoiseKind, int, int, float[]>? NoiseOverride { get; set; }
 
     public Tensor Linear(Tensor x, string layer) => _module.Layer(layer).call(x);
+    // The module's nn.Conv2d / nn.ConvTranspose2d weights, applied through torch.nn.functional with the seam's geometry.
+    public Tensor Conv2d(Tensor x, string layer, ConvGeometry g)
+    {
+        var conv = _module.Conv(layer);
+        return Conv2d(x, conv.weight!, conv.bias!, g);
+    }
+
+    public Tensor ConvTranspose2d(Tensor x, string layer, ConvGeometry g)
+    {
+        var deconv = _module.Deconv(layer);
+        return ConvTranspose2d(x, deconv.weight!, deconv.bias!, g);
+    }
+
+    /// <summary>F.conv2d on [B x Cin*H*W] rows: viewed as NCHW, convolved, flattened back to [B x Cout*Ho*Wo].</summary>
+    public static Tensor Conv2d(Tensor x, Tensor weight, Tensor bias, ConvGeometry g)
+    {
+        var y = F.conv2d(x.reshape(-1, g.InChannels, g.Height, g.Width), weight.reshape(g.OutChannels, g.InChannels, g.Kernel, g.Kernel),
+            bias.reshape(-1), strides: new long[] { g.Stride, g.Stride }, padding: new long[] { g.Padding, g.Padding });
+        return y.reshape(y.shape[0], -1);
+    }
+
+    /// <summary>F.conv_transpose2d on [B x Cin*H*W] rows: viewed as NCHW, flattened back to [B x Cout*Ho*Wo].</summary>
+    public static Tensor ConvTranspose2d(Tensor x, Tensor weight, Tensor bias, ConvGeometry g)
+    {
+        var y = F.conv_transpose2d(x.reshape(-1, g.InChannels, g.Height, g.Width), weight.reshape(g.InChannels, g.OutChannels, g.Kernel, g.Kernel),
+            bias.reshape(-1), strides: new long[] { g.Stride, g.Stride }, padding: new long[] { g.Padding, g.Padding },
+            output_padding: new long[] { g.OutputPadding, g.OutputPadding });
+        return y.reshape(y.shape[0], -1);
+    }
+
     public Tensor Parameter(string name) => _module.GetParameter(name);
     public Tensor Constant(string name, int rows, int cols, float value) => full(rows, cols, value, dtype: float32, device: _device);
     public bool IsScalar(Tensor x) => x.numel() == 1;

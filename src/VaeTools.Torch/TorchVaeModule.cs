@@ -31,34 +31,39 @@ public sealed class TorchVaeModule : nn.Module<Tensor, Tensor>
     {
         Config = config;
         Device = device;
-        var hidden = config.HiddenDims;
-        int width = config.InputDim;
-        if (!config.DecoderOnly)
+        Part decoder;
+        if (config.Architecture == Architecture.Conv) decoder = BuildConv(config);
+        else
         {
-            var encoder = new Part("encoder");
-            var layers = new List<Linear>();
+            var hidden = config.HiddenDims;
+            int width = config.InputDim;
+            if (!config.DecoderOnly)
+            {
+                var encoder = new Part("encoder");
+                var layers = new List<Linear>();
+                for (int i = 0; i < hidden.Length; i++)
+                {
+                    layers.Add(AddLayer($"encoder.hidden.{i}", width, hidden[i]));
+                    width = hidden[i];
+                }
+                encoder.AddModule("hidden", nn.ModuleList(layers.ToArray()));
+                encoder.AddModule("mean", AddLayer("encoder.mean", width, config.LatentDim));
+                encoder.AddModule("logvar", AddLayer("encoder.logvar", width, config.LatentDim));
+                register_module("encoder", encoder);
+            }
+            decoder = new Part("decoder");
+            width = config.LatentDim;
+            var dlayers = new List<Linear>();
             for (int i = 0; i < hidden.Length; i++)
             {
-                layers.Add(AddLayer($"encoder.hidden.{i}", width, hidden[i]));
-                width = hidden[i];
+                int w = hidden[hidden.Length - 1 - i];
+                dlayers.Add(AddLayer($"decoder.hidden.{i}", width, w));
+                width = w;
             }
-            encoder.AddModule("hidden", nn.ModuleList(layers.ToArray()));
-            encoder.AddModule("mean", AddLayer("encoder.mean", width, config.LatentDim));
-            encoder.AddModule("logvar", AddLayer("encoder.logvar", width, config.LatentDim));
-            register_module("encoder", encoder);
+            decoder.AddModule("hidden", nn.ModuleList(dlayers.ToArray()));
+            int outWidth = config.Likelihood == Likelihood.GaussianPerDimensionVariance ? 2 * config.InputDim : config.InputDim;
+            decoder.AddModule("output", AddLayer("decoder.output", width, outWidth));
         }
-        var decoder = new Part("decoder");
-        width = config.LatentDim;
-        var dlayers = new List<Linear>();
-        for (int i = 0; i < hidden.Length; i++)
-        {
-            int w = hidden[hidden.Length - 1 - i];
-            dlayers.Add(AddLayer($"decoder.hidden.{i}", width, w));
-            width = w;
-        }
-        decoder.AddModule("hidden", nn.ModuleList(dlayers.ToArray()));
-        int outWidth = config.Likelihood == Likelihood.GaussianPerDimensionVariance ? 2 * config.InputDim : config.InputDim;
-        decoder.AddModule("output", AddLayer("decoder.output", width, outWidth));
         if (config.Likelihood == Likelihood.GaussianSharedVariance)
         {
             var logvar = new Parameter(zeros(1, 1, dtype: float32));
@@ -72,6 +77,55 @@ public sealed class TorchVaeModule : nn.Module<Tensor, Tensor>
         if (_parameters.ContainsKey("decoder.logvar")) _parameters["decoder.logvar"] = named["decoder.logvar"];
         NoiseRandom = new RandomSource(config.Seed);
     }
+
+    /// <summary>
+    /// The conv architecture as torch.nn modules: encoder.conv (a ModuleList of nn.Conv2d), encoder.mean/logvar (nn.Linear);
+    /// decoder.input (nn.Linear), decoder.deconv (a ModuleList of nn.ConvTranspose2d). Returns the decoder part.
+    /// </summary>
+    private Part BuildConv(VaeConfig config)
+    {
+        var plan = ConvPlan.For(config);
+        if (!config.DecoderOnly)
+        {
+            var encoder = new Part("encoder");
+            var convs = new List<nn.Module<Tensor, Tensor>>();
+            for (int i = 0; i < plan.Encoder.Length; i++)
+            {
+                var g = plan.Encoder[i];
+                var conv = nn.Conv2d(g.InChannels, g.OutChannels, g.Kernel, stride: g.Stride, padding: g.Padding, bias: true, dtype: float32);
+                _convs[$"encoder.conv.{i}"] = conv;
+                convs.Add(conv);
+            }
+            encoder.AddModule("conv", nn.ModuleList(convs.ToArray()));
+            encoder.AddModule("mean", AddLayer("encoder.mean", plan.FlatFeatures, config.LatentDim));
+            encoder.AddModule("logvar", AddLayer("encoder.logvar", plan.FlatFeatures, config.LatentDim));
+            register_module("encoder", encoder);
+        }
+        var decoder = new Part("decoder");
+        decoder.AddModule("input", AddLayer("decoder.input", config.LatentDim, plan.FlatFeatures));
+        var deconvs = new List<nn.Module<Tensor, Tensor>>();
+        for (int i = 0; i < plan.Decoder.Length; i++)
+        {
+            var g = plan.Decoder[i];
+            var deconv = nn.ConvTranspose2d(g.InChannels, g.OutChannels, g.Kernel, stride: g.Stride, padding: g.Padding,
+                output_padding: g.OutputPadding, bias: true, dtype: float32);
+            _deconvs[$"decoder.deconv.{i}"] = deconv;
+            deconvs.Add(deconv);
+        }
+        decoder.AddModule("deconv", nn.ModuleList(deconvs.ToArray()));
+        return decoder;
+    }
+
+    private readonly Dictionary<string, Conv2d> _convs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ConvTranspose2d> _deconvs = new(StringComparer.Ordinal);
+
+    /// <summary>The nn.Conv2d named as in the model file without ".weight"/".bias" (e.g. "encoder.conv.0").</summary>
+    public Conv2d Conv(string name) =>
+        _convs.TryGetValue(name, out var c) ? c : throw new KeyNotFoundException($"The Torch model has no convolution '{name}'.");
+
+    /// <summary>The nn.ConvTranspose2d named as in the model file without ".weight"/".bias" (e.g. "decoder.deconv.0").</summary>
+    public ConvTranspose2d Deconv(string name) =>
+        _deconvs.TryGetValue(name, out var c) ? c : throw new KeyNotFoundException($"The Torch model has no transposed convolution '{name}'.");
 
     private Linear AddLayer(string name, int inputs, int outputs)
     {

@@ -32,15 +32,17 @@ if (options.Engine is "managed" or "both") ours = RunVaeTools(options, gated, to
 if (options.Engine is "torch" or "both")
 {
     torchEngine = RunVaeTools(options, options.Engine == "torch" ? gated : null, torchEngine: true);
-    plainTorch = TorchPlainLoop.Run(options);
+    // The plain TorchSharp loop is the reference MLP only; for conv the Torch engine's module is torch.nn itself.
+    plainTorch = options.Arch == "conv" ? null : TorchPlainLoop.Run(options);
     Emit(new JsonObject
     {
         ["comparison"] = "torch-engine-overhead",
         ["torch_engine_mean_epoch_seconds"] = torchEngine.MeanEpochSeconds,
-        ["torchsharp_plain_mean_epoch_seconds"] = plainTorch.MeanEpochSeconds,
-        ["overhead"] = torchEngine.MeanEpochSeconds / plainTorch.MeanEpochSeconds - 1,
+        ["torchsharp_plain_mean_epoch_seconds"] = plainTorch?.MeanEpochSeconds,
+        ["overhead"] = plainTorch is null ? null : torchEngine.MeanEpochSeconds / plainTorch.MeanEpochSeconds - 1,
         ["torch_engine_final_test_loss"] = torchEngine.FinalTestLoss,
-        ["torchsharp_plain_final_test_loss"] = plainTorch.FinalTestLoss,
+        ["torchsharp_plain_final_test_loss"] = plainTorch?.FinalTestLoss,
+        ["arch"] = options.Arch,
         ["managed_mean_epoch_seconds"] = ours?.MeanEpochSeconds,
         ["managed_speedup_over_torch_engine"] = ours is null ? null : torchEngine.MeanEpochSeconds / ours.MeanEpochSeconds,
     });
@@ -67,6 +69,7 @@ Emit(new JsonObject
     ["pytorch_omp_wait_policy"] = options.PytorchOmpWaitPolicy,
     ["interleaved"] = options.Interleave,
     ["engine"] = options.Engine,
+    ["arch"] = options.Arch,
     ["torch_engine_mean_epoch_seconds"] = torchEngine?.MeanEpochSeconds,
     ["torch_engine_speedup"] = torchEngine is null ? null : theirs.MeanEpochSeconds / torchEngine.MeanEpochSeconds,
 });
@@ -78,7 +81,13 @@ static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved, bool tor
     string impl = torchEngine ? "vaetools-torch" : "vaetools";
     var train = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Train, Directory = o.Data, Count = o.Limit });
     var test = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Directory = o.Data });
-    var model = new VaeModel(new VaeConfig { HiddenDims = o.Hidden, LatentDim = o.Latent, Seed = o.Seed });
+    var model = new VaeModel(o.Arch == "conv"
+        ? new VaeConfig
+        {
+            Architecture = Architecture.Conv, HiddenDims = Array.Empty<int>(), ConvChannels = o.ConvChannels, KernelSize = o.Kernel,
+            ImageShape = train.ImageShape, LatentDim = o.Latent, Seed = o.Seed,
+        }
+        : new VaeConfig { HiddenDims = o.Hidden, LatentDim = o.Latent, Seed = o.Seed });
     var training = new TrainingOptions
     {
         Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Seed = o.Seed, Threads = o.Threads,
@@ -141,6 +150,10 @@ sealed record BenchmarkOptions
     public int Epochs { get; init; } = 10;
     public int BatchSize { get; init; } = 128;
     public int[] Hidden { get; init; } = { 400 };
+    /// <summary>mlp (the reference 784-400-20) or conv (Conv2d layers of ConvChannels, kernel Kernel, stride 2; New-Vae -Architecture Conv).</summary>
+    public string Arch { get; init; } = "mlp";
+    public int[] ConvChannels { get; init; } = { 32, 64 };
+    public int Kernel { get; init; } = 4;
     public int Latent { get; init; } = 20;
     public float LearningRate { get; init; } = 1e-3f;
     public ulong Seed { get; init; } = 1;
@@ -182,6 +195,9 @@ sealed record BenchmarkOptions
                     "--batch-size" => o with { BatchSize = int.Parse(Next(), inv) },
                     "--hidden" => o with { Hidden = Next().Split(',').Select(s => int.Parse(s, inv)).ToArray() },
                     "--latent" => o with { Latent = int.Parse(Next(), inv) },
+                    "--arch" => o with { Arch = Next().ToLowerInvariant() switch { "mlp" => "mlp", "conv" => "conv", var a => throw new ArgumentException($"--arch takes mlp or conv; got {a}.") } },
+                    "--conv-channels" => o with { ConvChannels = Next().Split(',').Select(s => int.Parse(s, inv)).ToArray() },
+                    "--kernel" => o with { Kernel = int.Parse(Next(), inv) },
                     "--lr" => o with { LearningRate = float.Parse(Next(), inv) },
                     "--seed" => o with { Seed = ulong.Parse(Next(), inv) },
                     "--data" => o with { Data = Next() },
@@ -203,7 +219,7 @@ sealed record BenchmarkOptions
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
             Console.Error.WriteLine(e.Message);
-            Console.Error.WriteLine("usage: --epochs N --batch-size N --hidden W[,W..] --latent P --lr X --seed N --data DIR [--threads N] [--limit N] [--compare-pytorch] [--profile] [--python PATH] [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive] [--interleave] [--engine managed|torch|both]");
+            Console.Error.WriteLine("usage: --epochs N --batch-size N --hidden W[,W..] [--arch mlp|conv --conv-channels C[,C..] --kernel K] --latent P --lr X --seed N --data DIR [--threads N] [--limit N] [--compare-pytorch] [--profile] [--python PATH] [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive] [--interleave] [--engine managed|torch|both]");
             return null;
         }
     }
@@ -241,6 +257,7 @@ sealed class PytorchRun
         var psi = new ProcessStartInfo(o.Python) { RedirectStandardOutput = true, RedirectStandardInput = gated, UseShellExecute = false };
         foreach (var a in new[] { script, "--data", o.Data, "--epochs", o.Epochs.ToString(), "--batch-size", o.BatchSize.ToString(),
                      "--hidden", string.Join(",", o.Hidden), "--latent", o.Latent.ToString(), "--lr", o.LearningRate.ToString("R", CultureInfo.InvariantCulture),
+                     "--arch", o.Arch, "--conv-channels", string.Join(",", o.ConvChannels), "--kernel", o.Kernel.ToString(),
                      "--seed", o.Seed.ToString(), "--threads", o.Threads.ToString(), "--blas-threads", o.PytorchBlasThreads.ToString(),
                      "--omp-wait-policy", o.PytorchOmpWaitPolicy })
             psi.ArgumentList.Add(a);

@@ -209,6 +209,57 @@ class VAE(nn.Module):
         return self.decode(z), mu, logvar
 
 
+class ConvVAE(nn.Module):
+    """VaeTools' -Architecture Conv: Conv2d layers (stride 2, padding 1, ReLU), linear heads; a linear layer, then
+    ConvTranspose2d layers back to 1 x 28 x 28 (output padding where a size was odd), Bernoulli logits."""
+
+    def __init__(self, channels=(32, 64), kernel=4, latent=20):
+        super().__init__()
+        sizes, c, convs = [28], 1, []
+        for out in channels:
+            convs.append(nn.Conv2d(c, out, kernel, stride=2, padding=1))
+            sizes.append((sizes[-1] + 2 - kernel) // 2 + 1)
+            c = out
+        self.conv = nn.ModuleList(convs)
+        self.shape = (c, sizes[-1], sizes[-1])
+        flat = c * sizes[-1] * sizes[-1]
+        self.mean = nn.Linear(flat, latent)
+        self.logvar = nn.Linear(flat, latent)
+        self.input = nn.Linear(latent, flat)
+        outs = list(reversed([1] + list(channels[:-1])))
+        deconvs = []
+        for i, out in enumerate(outs):
+            small, big = sizes[-1 - i], sizes[-2 - i]
+            op = big - ((small - 1) * 2 - 2 + kernel)
+            deconvs.append(nn.ConvTranspose2d(c, out, kernel, stride=2, padding=1, output_padding=op))
+            c = out
+        self.deconv = nn.ModuleList(deconvs)
+
+    def encode(self, x):                    # x [B, 784]
+        h = x.view(-1, 1, 28, 28)
+        for conv in self.conv:
+            h = F.relu(conv(h))
+        h = h.flatten(1)
+        return self.mean(h), self.logvar(h)
+
+    def reparameterize(self, mu, logvar):
+        std = torch.exp(0.5 * logvar)
+        return mu + torch.randn_like(std) * std
+
+    def decode(self, z):
+        h = F.relu(self.input(z)).view(-1, *self.shape)
+        for i, deconv in enumerate(self.deconv):
+            h = deconv(h)
+            if i < len(self.deconv) - 1:
+                h = F.relu(h)
+        return h.flatten(1)                 # logits [B, 784]
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar)
+        return self.decode(z), mu, logvar
+
+
 def loss_function(logits, x, mu, logvar):
     """Batch SUM of BCE-with-logits over pixels and images plus the KL to N(0, I) (nats)."""
     bce = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
@@ -288,6 +339,9 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--hidden", type=int, default=400)
     p.add_argument("--latent", type=int, default=20)
+    p.add_argument("--arch", default="mlp", choices=("mlp", "conv"))
+    p.add_argument("--conv-channels", default="32,64", help="conv: channels per Conv2d layer")
+    p.add_argument("--kernel", type=int, default=4, help="conv: kernel size")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=None, help="torch and OpenBLAS threads (default: their defaults)")
@@ -338,7 +392,8 @@ def main(argv=None):
     generator = torch.Generator().manual_seed(args.seed)
 
     train, test = load_mnist(args.data, args.limit)
-    model = VAE(args.hidden, args.latent)
+    model = (ConvVAE(tuple(int(c) for c in args.conv_channels.split(",")), args.kernel, args.latent)
+             if args.arch == "conv" else VAE(args.hidden, args.latent))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
 
     log(f"torch {torch.__version__}, torch threads {torch.get_num_threads()}, "

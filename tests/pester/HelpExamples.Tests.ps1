@@ -98,6 +98,8 @@ BeforeAll {
         'New-Vae #5'                     = { param($out) $out.Config.DecoderOnly | Should -BeTrue; $out.Config.PriorSamples | Should -Be 20 }
         'New-Vae #7'                     = { param($out) $out.Config.InputDim | Should -Be 2 }
         'New-Vae #8'                     = { param($out) $vae.Engine | Should -Be 'Torch'; $vae.History.Count | Should -BeGreaterThan 0 }
+        'New-Vae #9'                     = { param($out) $vae.Config.Architecture | Should -Be 'Conv'; $vae.History.Count | Should -Be 2; $vae.Config.ConvChannels | Should -Be @(32, 64) }
+        'New-Vae #10'                    = { param($out) @($out).Count | Should -Be 3; $out[0].Architecture | Should -Be '3x32x32-conv32-64k4-64 Relu GaussianSharedVariance'; $models[2].Config.Beta | Should -Be 4 }
         'New-VaeSample #3'               = { param($out) @($out).Count | Should -Be 10; $out[0].Z1 | Should -Not -BeNullOrEmpty }
         'New-VaeSample #7'               = { param($out) $out.Rows | Should -Be 12; $out.Cols | Should -Be 784 }
     }

@@ -19,6 +19,20 @@ public sealed partial class Graph
     public InputMajorLinearNode InputMajorLinear(Node x, Node weightT, Node bias, bool skipZeros = false) =>
         AddOp(new InputMajorLinearNode(this, x, weightT, bias, skipZeros));
 
+    /// <summary>
+    /// torch.nn.functional.conv2d: x [B x Cin*H*W] (images channel-major), weight [Cout x Cin*k*k] (PyTorch's
+    /// [Cout, Cin, k, k]), bias [1 x Cout] -> [B x Cout*Ho*Wo], Ho = floor((H + 2p - k) / s) + 1.
+    /// </summary>
+    public Conv2dNode Conv2d(Node x, Node weight, Node bias, ConvGeometry geometry) =>
+        AddOp(new Conv2dNode(this, x, weight, bias, geometry));
+
+    /// <summary>
+    /// torch.nn.functional.conv_transpose2d: x [B x Cin*H*W], weight [Cin x Cout*k*k] (PyTorch's [Cin, Cout, k, k]),
+    /// bias [1 x Cout] -> [B x Cout*Ho*Wo], Ho = (H - 1) s - 2p + k + output padding.
+    /// </summary>
+    public ConvTranspose2dNode ConvTranspose2d(Node x, Node weight, Node bias, ConvGeometry geometry) =>
+        AddOp(new ConvTranspose2dNode(this, x, weight, bias, geometry));
+
     public Node Relu(Node x) => AddOp(new UnaryNode(this, UnaryKind.Relu, x));
     public Node LeakyRelu(Node x, float slope = 0.01f) => AddOp(new UnaryNode(this, UnaryKind.LeakyRelu, x, slope));
     public Node Tanh(Node x) => AddOp(new UnaryNode(this, UnaryKind.Tanh, x));

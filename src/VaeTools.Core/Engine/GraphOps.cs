@@ -21,6 +21,10 @@ public sealed class GraphOps : IVaeOps<Node>
     public Graph Graph { get; }
 
     public Node Linear(Node x, string layer) => _model.Layer(layer).Apply(Graph, x);
+    public Node Conv2d(Node x, string layer, ConvGeometry geometry) =>
+        Graph.Conv2d(x, Parameter(layer + ".weight"), Parameter(layer + ".bias"), geometry);
+    public Node ConvTranspose2d(Node x, string layer, ConvGeometry geometry) =>
+        Graph.ConvTranspose2d(x, Parameter(layer + ".weight"), Parameter(layer + ".bias"), geometry);
     public Node Parameter(string name) => Graph.Param(_model.GetParameter(name));
     public Node Constant(string name, int rows, int cols, float value) => Graph.Constant(name, rows, cols, value);
     // Parameters and constants have their shape while the graph is built; other nodes only after the first forward pass.

@@ -14,6 +14,18 @@ public interface IVaeOps<T> where T : class
     /// <summary>The named linear layer (e.g. "encoder.hidden.0"): x W^T + b, x [B x in] -> [B x out].</summary>
     T Linear(T x, string layer);
 
+    /// <summary>
+    /// The named convolution (e.g. "encoder.conv.0"), torch.nn.Conv2d: x [B x Cin*H*W] (images channel-major, NCHW
+    /// flattened) -> [B x Cout*Ho*Wo]. Its weight is PyTorch's [Cout, Cin, k, k], its bias [Cout].
+    /// </summary>
+    T Conv2d(T x, string layer, ConvGeometry geometry);
+
+    /// <summary>
+    /// The named transposed convolution (e.g. "decoder.deconv.0"), torch.nn.ConvTranspose2d: x [B x Cin*H*W] ->
+    /// [B x Cout*Ho*Wo], Ho = (H - 1) s - 2p + k + output padding. Its weight is PyTorch's [Cin, Cout, k, k], its bias [Cout].
+    /// </summary>
+    T ConvTranspose2d(T x, string layer, ConvGeometry geometry);
+
     /// <summary>A named trainable parameter other than a layer's (e.g. "decoder.logvar").</summary>
     T Parameter(string name);
 

@@ -64,7 +64,7 @@ public static class ModelFile
         var tensors = model.Parameters.Select(p =>
         {
             var t = SafeTensor.FromTensor(p.Name, model.ReadParameter(p.Name));
-            return p.Name.EndsWith(".bias", StringComparison.Ordinal) ? t with { Shape = new[] { t.Data.Length } } : t;
+            return t with { Shape = model.FileDims(p.Name) }; // [out, in], [out], or a convolution's 4-D weight
         }).ToList();
         var metadata = new Dictionary<string, string>
         {
@@ -117,8 +117,10 @@ public static class ModelFile
         {
             if (!content.TryGet(p.Name, out var t)) throw Bad($"the tensor '{p.Name}' that a {config} model needs is missing.");
             var fileShape = p.InputMajor ? new Tensor(p.Value.Cols, p.Value.Rows) : p.Value;
-            if (t!.Data.Length != p.Value.Length || !ShapeMatches(t.Shape, fileShape))
-                throw Bad($"the tensor '{p.Name}' has shape {SafeTensor.FormatShape(t.Shape)}; the configuration needs {fileShape.Shape}.");
+            var dims = model.FileDims(p.Name);
+            bool fits = dims.Length == 4 ? t!.Shape.SequenceEqual(dims) : ShapeMatches(t!.Shape, fileShape);
+            if (t.Data.Length != p.Value.Length || !fits)
+                throw Bad($"the tensor '{p.Name}' has shape {SafeTensor.FormatShape(t.Shape)}; the configuration needs {SafeTensor.FormatShape(dims)}.");
             for (int i = 0; i < t.Data.Length; i++)
                 if (!float.IsFinite(t.Data[i])) throw Bad($"the tensor '{p.Name}' holds {t.Data[i]} at position {i}; model weights must be finite.");
             if (p.InputMajor) p.Value.CopyFrom(new Tensor(fileShape.Rows, fileShape.Cols, t.Data).Transpose());

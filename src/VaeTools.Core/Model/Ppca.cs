@@ -48,7 +48,7 @@ public static class Ppca
         });
         var encMean = model.EncoderMean!;
         var encLogVar = model.EncoderLogVariance!;
-        var decoder = model.DecoderOutput;
+        var decoder = model.DecoderOutput!;
         encLogVar.Weight.Value.Clear();
         for (int i = 0; i < latentDim; i++)
         {
@@ -131,7 +131,7 @@ public static class Ppca
     /// p(x) = N(x; b, W W^T + sigma^2 I) whatever its encoder. PPCA fits are such models.
     /// </summary>
     public static bool HasExactLikelihood(VaeConfig config) =>
-        config.HiddenDims.Length == 0 && !config.SigmoidMean && config.Prior == Prior.StandardNormal &&
+        config.Architecture == Architecture.Mlp && config.HiddenDims.Length == 0 && !config.SigmoidMean && config.Prior == Prior.StandardNormal &&
         config.Likelihood is Likelihood.GaussianSharedVariance or Likelihood.GaussianUnitVariance;
 
     /// <summary>
@@ -151,7 +151,7 @@ public static class Ppca
             throw new InvalidOperationException($"The model ({model.Config}) is not linear-Gaussian, so its log-likelihood has no closed form; estimate it by importance sampling.");
         model.CheckInputWidth(data.Features, $"The data ({data.Description})");
         int d = model.Config.InputDim, p = model.Config.LatentDim;
-        var decoder = model.DecoderOutput;
+        var decoder = model.DecoderOutput!;
         double noise = model.Config.Likelihood == Likelihood.GaussianSharedVariance ? Math.Exp(model.DecoderLogVariance!.Value[0, 0]) : 1.0;
 
         var w = new double[d * p]; // [D x P]

@@ -4,6 +4,18 @@ using VaeTools.Data;
 
 namespace VaeTools.Model;
 
+/// <summary>The network between images and latents.</summary>
+public enum Architecture
+{
+    /// <summary>Fully connected layers (<see cref="VaeConfig.HiddenDims"/>), the decoder mirroring the encoder.</summary>
+    Mlp,
+    /// <summary>
+    /// Convolutions: Conv2d layers of stride 2 (<see cref="VaeConfig.ConvChannels"/>, <see cref="VaeConfig.KernelSize"/>),
+    /// then linear heads for mu and log sigma^2; the decoder a linear layer then transposed convolutions back to the image.
+    /// </summary>
+    Conv,
+}
+
 /// <summary>Hidden-layer nonlinearity.</summary>
 public enum Activation { Relu, LeakyRelu, Tanh, Elu, Softplus }
 
@@ -39,6 +51,13 @@ public enum Initialization
 public sealed record VaeConfig
 {
     public int InputDim { get; init; } = 784;
+    /// <summary>Mlp (the default, not written to model files) or Conv.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public Architecture Architecture { get; init; } = Architecture.Mlp;
+    /// <summary>Conv: the encoder's channels per Conv2d layer, input side first (each halves the image); the decoder mirrors them.</summary>
+    public int[] ConvChannels { get; init; } = { 32, 64 };
+    /// <summary>Conv: the k of every k x k kernel (stride 2, padding 1).</summary>
+    public int KernelSize { get; init; } = 4;
     /// <summary>Encoder hidden widths, input side first; the decoder mirrors them.</summary>
     public int[] HiddenDims { get; init; } = { 400 };
     public int LatentDim { get; init; } = 20;
@@ -86,6 +105,19 @@ public sealed record VaeConfig
         if (DecoderOnly && PriorSamples <= 0) throw Bad(nameof(PriorSamples), PriorSamples, "a positive number of samples");
         if (ImageShape is not null && ImageShape.Size != InputDim)
             throw Bad(nameof(ImageShape), ImageShape, $"a shape of InputDim = {InputDim} values (channels x height x width), or none");
+        if (!Enum.IsDefined(Architecture)) throw Bad(nameof(Architecture), Architecture, string.Join(", ", Enum.GetNames<Architecture>()));
+        if (Architecture == Architecture.Conv)
+        {
+            if (HiddenDims.Length != 0)
+                throw Bad(nameof(HiddenDims), string.Join(",", HiddenDims), "no hidden widths for Architecture Conv (its hidden layers are ConvChannels)");
+            if (GetImageShape() is null)
+                throw Bad(nameof(ImageShape), "unknown", $"the channels x height x width of the {InputDim} inputs, which Architecture Conv needs (make the model from a data set)");
+            if (ConvChannels is null || ConvChannels.Length == 0) throw Bad(nameof(ConvChannels), "empty", "one or more channel counts");
+            for (int i = 0; i < ConvChannels.Length; i++)
+                if (ConvChannels[i] <= 0) throw Bad($"{nameof(ConvChannels)}[{i}]", ConvChannels[i], "a positive channel count");
+            if (KernelSize < 2 || KernelSize > 7) throw Bad(nameof(KernelSize), KernelSize, "a kernel size from 2 to 7");
+            ConvPlan.For(this); // throws when the image is too small for the layers
+        }
         if (!Enum.IsDefined(Activation)) throw Bad(nameof(Activation), Activation, string.Join(", ", Enum.GetNames<Activation>()));
         if (!Enum.IsDefined(Likelihood)) throw Bad(nameof(Likelihood), Likelihood, string.Join(", ", Enum.GetNames<Likelihood>()));
     }
@@ -113,8 +145,9 @@ public sealed record VaeConfig
     }
 
     /// <summary>e.g. "784-400-20 Relu Bernoulli".</summary>
-    public override string ToString() =>
-        $"{InputDim}-{string.Join("-", HiddenDims.Append(LatentDim))} {Activation} {Likelihood}{(DecoderOnly ? " decoder-only" : "")}";
+    public override string ToString() => Architecture == Architecture.Conv
+        ? $"{GetImageShape()!.Channels}x{GetImageShape()!.Height}x{GetImageShape()!.Width}-conv{string.Join("-", ConvChannels)}k{KernelSize}-{LatentDim} {Activation} {Likelihood}{(DecoderOnly ? " decoder-only" : "")}"
+        : $"{InputDim}-{string.Join("-", HiddenDims.Append(LatentDim))} {Activation} {Likelihood}{(DecoderOnly ? " decoder-only" : "")}";
 
     // Records compare arrays by reference; compare HiddenDims by value.
     public bool Equals(VaeConfig? other) => other is not null && ToJson() == other.ToJson();

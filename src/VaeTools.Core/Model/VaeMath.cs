@@ -25,6 +25,10 @@ public sealed class VaeMath<T> where T : class
     public VaeConfig Config { get; }
     public IVaeOps<T> Ops { get; }
 
+    private ConvPlan? _plan;
+    /// <summary>The layer shapes of a conv model.</summary>
+    private ConvPlan Plan => _plan ??= ConvPlan.For(Config);
+
     /// <summary>log 2 pi.</summary>
     public static readonly double Log2Pi = Math.Log(2 * Math.PI);
 
@@ -44,16 +48,34 @@ public sealed class VaeMath<T> where T : class
         if (Config.DecoderOnly)
             throw new InvalidOperationException("This is a decoder-only model: it has no encoder, so it cannot encode images. Train it by its marginal likelihood, and sample from it with New-VaeSample.");
         var h = x;
-        for (int i = 0; i < Config.HiddenDims.Length; i++) h = Activate(Ops.Linear(h, $"encoder.hidden.{i}"));
+        if (Config.Architecture == Architecture.Conv) // [B x C*H*W] -> ... -> [B x C_last*h*w], flattened as it is
+            for (int i = 0; i < Plan.Encoder.Length; i++) h = Activate(Ops.Conv2d(h, $"encoder.conv.{i}", Plan.Encoder[i]));
+        else
+            for (int i = 0; i < Config.HiddenDims.Length; i++) h = Activate(Ops.Linear(h, $"encoder.hidden.{i}"));
         return (Ops.Linear(h, "encoder.mean"), Ops.Linear(h, "encoder.logvar"));
     }
 
     /// <summary>z [N x P] -> the parameters of p(x | z).</summary>
     public DecoderHead<T> Decoder(T z)
     {
-        var h = z;
-        for (int i = 0; i < Config.HiddenDims.Length; i++) h = Activate(Ops.Linear(h, $"decoder.hidden.{i}"));
-        var output = Ops.Linear(h, "decoder.output");
+        T output;
+        if (Config.Architecture == Architecture.Conv)
+        {
+            // z [N x P] -> [N x C_last*h*w] (feature maps, channel-major) -> transposed convolutions -> [N x C*H*W]
+            // (2C channels for a per-pixel variance: the C mean channels, then the C log std channels).
+            output = Activate(Ops.Linear(z, "decoder.input"));
+            for (int i = 0; i < Plan.Decoder.Length; i++)
+            {
+                output = Ops.ConvTranspose2d(output, $"decoder.deconv.{i}", Plan.Decoder[i]);
+                if (i < Plan.Decoder.Length - 1) output = Activate(output);
+            }
+        }
+        else
+        {
+            var h = z;
+            for (int i = 0; i < Config.HiddenDims.Length; i++) h = Activate(Ops.Linear(h, $"decoder.hidden.{i}"));
+            output = Ops.Linear(h, "decoder.output");
+        }
         int d = Config.InputDim;
         switch (Config.Likelihood)
         {

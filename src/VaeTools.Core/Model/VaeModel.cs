@@ -65,6 +65,20 @@ public sealed partial class VaeModel
         config.Validate();
         Config = config;
         var random = new RandomSource(config.Seed);
+        if (config.Architecture == VaeTools.Model.Architecture.Conv)
+        {
+            (Parameters, _layers, _convs) = BuildConv(config, random, out var encoderConv, out var decoderConv);
+            EncoderConv = encoderConv;
+            DecoderConv = decoderConv;
+            EncoderHidden = DecoderHidden = Array.Empty<LinearLayer>();
+            EncoderMean = _layers.GetValueOrDefault("encoder.mean");
+            EncoderLogVariance = _layers.GetValueOrDefault("encoder.logvar");
+            DecoderInput = _layers["decoder.input"];
+            DecoderLogVariance = Parameters.FirstOrDefault(q => q.Name == "decoder.logvar");
+            return;
+        }
+        _convs = new Dictionary<string, ConvLayer>(StringComparer.Ordinal);
+        EncoderConv = DecoderConv = Array.Empty<ConvLayer>();
         var hidden = config.HiddenDims;
 
         // Encoder: D -> h1 -> ... -> hn, then two heads hn -> P (mean, log-variance).
@@ -111,6 +125,69 @@ public sealed partial class VaeModel
         for (int i = 0; i < DecoderHidden.Length; i++) layers[$"decoder.hidden.{i}"] = DecoderHidden[i];
         layers["decoder.output"] = DecoderOutput;
         _layers = layers;
+    }
+
+    /// <summary>The conv architecture: Conv2d layers, linear heads; a linear layer, then transposed convolutions to the image.</summary>
+    private static (List<Parameter>, Dictionary<string, LinearLayer>, Dictionary<string, ConvLayer>) BuildConv(VaeConfig config, RandomSource random,
+        out ConvLayer[] encoderConv, out ConvLayer[] decoderConv)
+    {
+        var plan = ConvPlan.For(config);
+        var all = new List<Parameter>();
+        var layers = new Dictionary<string, LinearLayer>(StringComparer.Ordinal);
+        var convs = new Dictionary<string, ConvLayer>(StringComparer.Ordinal);
+        encoderConv = Array.Empty<ConvLayer>();
+        if (!config.DecoderOnly)
+        {
+            encoderConv = new ConvLayer[plan.Encoder.Length];
+            for (int i = 0; i < plan.Encoder.Length; i++)
+            {
+                var c = encoderConv[i] = ConvLayer.Create($"encoder.conv.{i}", plan.Encoder[i], transposed: false, config, random);
+                convs[$"encoder.conv.{i}"] = c;
+                all.AddRange(new[] { c.Weight, c.Bias });
+            }
+            foreach (var head in new[] { "encoder.mean", "encoder.logvar" })
+            {
+                var l = layers[head] = LinearLayer.Create(head, plan.FlatFeatures, config.LatentDim, config, random);
+                all.AddRange(new[] { l.Weight, l.Bias });
+            }
+        }
+        var input = layers["decoder.input"] = LinearLayer.Create("decoder.input", config.LatentDim, plan.FlatFeatures, config, random);
+        all.AddRange(new[] { input.Weight, input.Bias });
+        decoderConv = new ConvLayer[plan.Decoder.Length];
+        for (int i = 0; i < plan.Decoder.Length; i++)
+        {
+            var c = decoderConv[i] = ConvLayer.Create($"decoder.deconv.{i}", plan.Decoder[i], transposed: true, config, random);
+            convs[$"decoder.deconv.{i}"] = c;
+            all.AddRange(new[] { c.Weight, c.Bias });
+        }
+        if (config.Likelihood == Likelihood.GaussianSharedVariance)
+            all.Add(new Parameter("decoder.logvar", new Tensor(1, 1)));
+        return (all, layers, convs);
+    }
+
+    private readonly Dictionary<string, ConvLayer> _convs;
+
+    /// <summary>The convolution named as in the model file without ".weight"/".bias" (e.g. "encoder.conv.0").</summary>
+    public ConvLayer Conv(string name) =>
+        _convs.TryGetValue(name, out var layer) ? layer
+        : throw new KeyNotFoundException($"The model has no convolution '{name}'. It has: {(_convs.Count == 0 ? "none" : string.Join(", ", _convs.Keys))}.");
+
+    /// <summary>Conv models: the encoder's Conv2d layers, input side first (empty for MLPs and decoder-only models).</summary>
+    public ConvLayer[] EncoderConv { get; }
+    /// <summary>Conv models: the decoder's ConvTranspose2d layers, latent side first (empty for MLPs).</summary>
+    public ConvLayer[] DecoderConv { get; }
+    /// <summary>Conv models: the linear layer from z to the last convolution's feature maps ("decoder.input"); null for MLPs.</summary>
+    public LinearLayer? DecoderInput { get; }
+
+    /// <summary>
+    /// The shape of parameter <paramref name="name"/> in model files and in torch.nn: [out, in] for linear weights, [Cout, Cin, k, k]
+    /// for Conv2d weights, [Cin, Cout, k, k] for ConvTranspose2d weights, [out] for biases.
+    /// </summary>
+    public int[] FileDims(string name)
+    {
+        if (name.EndsWith(".weight", StringComparison.Ordinal) && _convs.TryGetValue(name[..^".weight".Length], out var conv)) return conv.FileDims;
+        var (rows, cols) = FileShape(name);
+        return name.EndsWith(".bias", StringComparison.Ordinal) ? new[] { rows * cols } : new[] { rows, cols };
     }
 
     private readonly Dictionary<string, LinearLayer> _layers;
@@ -168,7 +245,8 @@ public sealed partial class VaeModel
     public LinearLayer? EncoderMean { get; }
     public LinearLayer? EncoderLogVariance { get; }
     public LinearLayer[] DecoderHidden { get; }
-    public LinearLayer DecoderOutput { get; }
+    /// <summary>MLP models: the last decoder layer; null for conv models (their last layer is <see cref="DecoderConv"/>).</summary>
+    public LinearLayer? DecoderOutput { get; }
     /// <summary>The shared log sigma^2 of <see cref="Likelihood.GaussianSharedVariance"/>, else null.</summary>
     public Parameter? DecoderLogVariance { get; }
 

@@ -25,6 +25,22 @@ public sealed class NewVaeCommand : VaeCmdlet
     [ValidateRange(1, 65536)]
     public int[] HiddenDim { get; set; } = { 400 };
 
+    /// <summary>Mlp (fully connected, the default) or Conv (Conv2d layers of stride 2, transposed convolutions back).</summary>
+    [Parameter]
+    [ValidateSet("Mlp", "Conv")]
+    public string Architecture { get; set; } = "Mlp";
+
+    /// <summary>-Architecture Conv: channels of each Conv2d layer, input side first (default 32, 64).</summary>
+    [Parameter]
+    [ValidateCount(1, 8)]
+    [ValidateRange(1, 4096)]
+    public int[] ConvChannels { get; set; } = { 32, 64 };
+
+    /// <summary>-Architecture Conv: the k of the k x k kernels (default 4).</summary>
+    [Parameter]
+    [ValidateRange(2, 7)]
+    public int KernelSize { get; set; } = 4;
+
     [Parameter]
     [ValidateSet("Relu", "LeakyRelu", "Tanh", "Elu", "Softplus")]
     public string Activation { get; set; } = "Relu";
@@ -79,7 +95,10 @@ public sealed class NewVaeCommand : VaeCmdlet
     protected override void BeginProcessing() => Run(() => _logic = new NewVaeLogic(new NewVaeParameters
     {
         LatentDim = LatentDim,
-        HiddenDim = HiddenDim ?? Array.Empty<int>(),
+        HiddenDim = IsBound(nameof(HiddenDim)) ? HiddenDim ?? Array.Empty<int>() : null,
+        Architecture = Architecture,
+        ConvChannels = IsBound(nameof(ConvChannels)) ? ConvChannels : null,
+        KernelSize = IsBound(nameof(KernelSize)) ? KernelSize : null,
         Activation = Activation,
         Likelihood = Likelihood,
         SigmoidMean = SigmoidMean,

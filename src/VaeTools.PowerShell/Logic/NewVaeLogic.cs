@@ -7,7 +7,14 @@ namespace VaeTools.PowerShell.Logic;
 public sealed class NewVaeParameters
 {
     public int LatentDim { get; set; } = 20;
-    public int[] HiddenDim { get; set; } = { 400 };
+    /// <summary>Null: 400 for the MLP, none for the conv architecture (which does not take hidden widths).</summary>
+    public int[]? HiddenDim { get; set; }
+    /// <summary>Mlp or Conv.</summary>
+    public string Architecture { get; set; } = nameof(Model.Architecture.Mlp);
+    /// <summary>Conv: channels per Conv2d layer; null: 32, 64.</summary>
+    public int[]? ConvChannels { get; set; }
+    /// <summary>Conv: the kernel size; null: 4.</summary>
+    public int? KernelSize { get; set; }
     public string Activation { get; set; } = nameof(Model.Activation.Relu);
     public string Likelihood { get; set; } = nameof(Model.Likelihood.Bernoulli);
     /// <summary>Gaussian likelihoods: pass the decoder mean through a sigmoid.</summary>
@@ -47,11 +54,23 @@ public sealed class NewVaeLogic
     }
 
     /// <summary>The configuration for inputs of <paramref name="inputDim"/> values (images of <paramref name="imageShape"/>, when known).</summary>
-    public VaeConfig BuildConfig(int inputDim, ImageShape? imageShape = null) => new()
+    public VaeConfig BuildConfig(int inputDim, ImageShape? imageShape = null)
+    {
+        var architecture = EnumParameter.Parse<Architecture>(_p.Architecture, nameof(_p.Architecture));
+        if (architecture == Model.Architecture.Conv && _p.HiddenDim is { Length: > 0 })
+            throw new CommandException(new CommandError("HiddenDimWithConv", ErrorKind.InvalidArgument, _p.HiddenDim,
+                new ArgumentException($"-HiddenDim {string.Join(",", _p.HiddenDim)} does not apply to -Architecture Conv: its hidden layers are convolutions, set with -ConvChannels (and -KernelSize). Leave -HiddenDim out.", "HiddenDim")));
+        return BuildConfig(inputDim, imageShape, architecture);
+    }
+
+    private VaeConfig BuildConfig(int inputDim, ImageShape? imageShape, Architecture architecture) => new()
     {
         InputDim = inputDim,
         ImageShape = imageShape,
-        HiddenDims = (int[])_p.HiddenDim.Clone(),
+        Architecture = architecture,
+        HiddenDims = _p.HiddenDim is { } hidden ? (int[])hidden.Clone() : architecture == Model.Architecture.Conv ? Array.Empty<int>() : new[] { 400 },
+        ConvChannels = _p.ConvChannels is { } channels ? (int[])channels.Clone() : new VaeConfig().ConvChannels,
+        KernelSize = _p.KernelSize ?? new VaeConfig().KernelSize,
         LatentDim = _p.LatentDim,
         Activation = EnumParameter.Parse<Activation>(_p.Activation, nameof(_p.Activation)),
         Likelihood = EnumParameter.Parse<Likelihood>(_p.Likelihood, nameof(_p.Likelihood)),
@@ -96,6 +115,8 @@ public sealed class NewVaeLogic
             yield return "-SigmoidMean has no effect with the Bernoulli likelihood (its mean is always a sigmoid); it applies to the Gaussian likelihoods.";
         if (_p.PriorSamples is not null && !c.DecoderOnly)
             yield return "-PriorSamples has no effect without -DecoderOnly: a model with an encoder draws z from q(z|x).";
+        if ((_p.ConvChannels is not null || _p.KernelSize is not null) && c.Architecture != Model.Architecture.Conv)
+            yield return "-ConvChannels and -KernelSize have no effect on the MLP architecture; add -Architecture Conv.";
         if (_p.LaplaceScale is not null && c.Prior != Model.Prior.Laplace)
             yield return "-LaplaceScale has no effect with the standard normal prior; add -Prior Laplace.";
     }

@@ -38,6 +38,15 @@ public class CrossEngineTests
         "bernoulli", "gaussian-shared", "gaussian-perdim", "gaussian-unit", "gaussian-shared-sigmoid", "gaussian-perdim-sigmoid",
         "laplace", "beta", "elbo-k4", "iwae-k5", "iwae-laplace-k3", "decoder-only-bernoulli", "decoder-only-gaussian-shared",
         "decoder-only-laplace-perdim", "tanh", "leakyrelu", "elu", "softplus", "one-hidden",
+        "conv-bernoulli", "conv-colour-gaussian-perdim", "conv-gaussian-shared", "conv-k3-three-layers", "conv-iwae-k3",
+        "conv-elbo-k2-laplace", "conv-decoder-only", "conv-tanh",
+    };
+
+    /// <summary>A small convolutional model: 8x8 images, channels 4 and 6, kernel 4 (8 -> 4 -> 2 and back).</summary>
+    private static VaeConfig SmallConv(Likelihood likelihood = Likelihood.Bernoulli, int channels = 1) => new()
+    {
+        Architecture = Architecture.Conv, InputDim = channels * 64, ImageShape = new VaeTools.Data.ImageShape(channels, 8, 8),
+        HiddenDims = Array.Empty<int>(), ConvChannels = new[] { 4, 6 }, KernelSize = 4, LatentDim = 3, Likelihood = likelihood, Seed = 5,
     };
 
     private static (VaeConfig Config, Objective Objective, int Samples) Case(string name) => name switch
@@ -61,6 +70,14 @@ public class CrossEngineTests
         "elu" => (Small() with { Activation = Activation.Elu }, Objective.Elbo, 1),
         "softplus" => (Small() with { Activation = Activation.Softplus }, Objective.Elbo, 1),
         "one-hidden" => (Small() with { HiddenDims = new[] { 9 } }, Objective.Elbo, 1),
+        "conv-bernoulli" => (SmallConv(), Objective.Elbo, 1),
+        "conv-colour-gaussian-perdim" => (SmallConv(Likelihood.GaussianPerDimensionVariance, channels: 3), Objective.Elbo, 1),
+        "conv-gaussian-shared" => (SmallConv(Likelihood.GaussianSharedVariance) with { SigmoidMean = true }, Objective.Elbo, 1),
+        "conv-k3-three-layers" => (SmallConv() with { KernelSize = 3, ConvChannels = new[] { 3, 4, 5 } }, Objective.Elbo, 1), // 8 -> 4 -> 2 -> 1
+        "conv-iwae-k3" => (SmallConv(), Objective.Iwae, 3),
+        "conv-elbo-k2-laplace" => (SmallConv() with { Prior = Prior.Laplace, Beta = 2f }, Objective.Elbo, 2),
+        "conv-decoder-only" => (SmallConv(Likelihood.GaussianSharedVariance) with { DecoderOnly = true, PriorSamples = 4 }, Objective.Elbo, 1),
+        "conv-tanh" => (SmallConv() with { Activation = Activation.Tanh }, Objective.Elbo, 1),
         _ => throw new ArgumentException(name),
     };
 
@@ -151,6 +168,27 @@ public class CrossEngineTests
         finally { TorchBackend.Detach(model); }
     }
 
+    [Fact]
+    public void AConvModulesStateDict_HoldsRealConvModules_WithTheModelFilesNamesAndShapes()
+    {
+        var model = new VaeModel(SmallConv(Likelihood.GaussianSharedVariance, channels: 3));
+        var backend = TorchBackend.Attach(model);
+        try
+        {
+            var sd = backend.Module.state_dict();
+            Assert.Equal(model.Parameters.Select(p => p.Name).OrderBy(n => n), sd.Keys.OrderBy(n => n));
+            foreach (var p in model.Parameters)
+            {
+                Assert.Equal(model.FileDims(p.Name).Select(d => (long)d), sd[p.Name].shape);
+                Assert.Equal(model.ReadParameter(p.Name).ToArray(), sd[p.Name].contiguous().data<float>().ToArray());
+            }
+            Assert.IsType<TorchSharp.Modules.Conv2d>(backend.Module.Conv("encoder.conv.1"));
+            Assert.IsType<TorchSharp.Modules.ConvTranspose2d>(backend.Module.Deconv("decoder.deconv.1"));
+            Assert.Equal(new long[] { 4, 3, 4, 4 }, sd["decoder.deconv.1.weight"].shape); // [Cin, Cout, k, k]
+        }
+        finally { TorchBackend.Detach(model); }
+    }
+
     [Theory]
     [InlineData(OptimizerKind.Adam, 1e-3f)]
     [InlineData(OptimizerKind.Sgd, 0.05f)]
@@ -186,5 +224,65 @@ public class CrossEngineTests
             }
         }
         finally { model.Backend?.Dispose(); model.Backend = null; }
+    }
+
+    /// <summary>Conv geometries (batch, Cin, H, W, Cout, k, s, p, output padding) for the op-level agreement.</summary>
+    public static TheoryData<int, int, int, int, int, int, int, int, int> ConvCases => new()
+    {
+        { 3, 1, 28, 28, 8, 4, 2, 1, 0 },  // MNIST's first layer
+        { 2, 8, 7, 7, 4, 4, 2, 1, 1 },    // an odd size, output padding 1 on the transposed side
+        { 2, 3, 9, 8, 5, 3, 1, 0, 0 },
+        { 2, 2, 6, 6, 3, 3, 2, 1, 1 },
+    };
+
+    /// <summary>
+    /// Conv2d and ConvTranspose2d of the managed engine against the Torch engine's (torch.nn.functional on libtorch), same
+    /// weights: the output, and the gradients of sum(u * y) for fixed random u with respect to x, the weight and the bias.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ConvCases))]
+    public void ConvOps_AgreeWithTorch_ValuesAndGradients(int batch, int cin, int h, int w, int cout, int k, int s, int p, int op)
+    {
+        foreach (bool transposed in new[] { false, true })
+        {
+            var g = new ConvGeometry(cin, h, w, cout, k, s, p, transposed ? op : 0);
+            var r = new RandomSource(41);
+            float[] Values(int n) { var v = new float[n]; r.FillNormal(v); return v; }
+            int weightRows = transposed ? cin : cout, weightCols = (transposed ? cout : cin) * k * k;
+            var xs = Values(batch * g.InFeatures);
+            var ws = Values(weightRows * weightCols);
+            var bs = Values(cout);
+            int outFeatures = cout * (transposed ? g.TransposedOutHeight * g.TransposedOutWidth : g.ConvOutHeight * g.ConvOutWidth);
+            var us = Values(batch * outFeatures);
+
+            // Managed: x, weight and bias all parameters, so the graph gives all three gradients.
+            var px = new Parameter("x", new Tensor(batch, g.InFeatures, (float[])xs.Clone()));
+            var pw = new Parameter("w", new Tensor(weightRows, weightCols, (float[])ws.Clone()));
+            var pb = new Parameter("b", new Tensor(1, cout, (float[])bs.Clone()));
+            var graph = new Graph();
+            var y = transposed
+                ? (Node)graph.ConvTranspose2d(graph.Param(px), graph.Param(pw), graph.Param(pb), g)
+                : graph.Conv2d(graph.Param(px), graph.Param(pw), graph.Param(pb), g);
+            var u = graph.Input("u", outFeatures);
+            us.CopyTo(u.SetRows(batch).Span);
+            var loss = graph.Sum(graph.Multiply(y, u));
+            graph.Forward(loss);
+            graph.Backward(loss);
+
+            // Torch: the same values, weights in PyTorch's 4-D layout.
+            using var scope = torch.NewDisposeScope();
+            var tx = torch.tensor(xs, new long[] { batch, g.InFeatures }).requires_grad_(true);
+            var tw = torch.tensor(ws, transposed ? new long[] { cin, cout, k, k } : new long[] { cout, cin, k, k }).requires_grad_(true);
+            var tb = torch.tensor(bs, new long[] { cout }).requires_grad_(true);
+            var ty = transposed ? TorchOps.ConvTranspose2d(tx, tw, tb, g) : TorchOps.Conv2d(tx, tw, tb, g);
+            Assert.Equal(new long[] { batch, outFeatures }, ty.shape);
+            ty.mul(torch.tensor(us, new long[] { batch, outFeatures })).sum().backward();
+
+            string op2 = transposed ? "ConvTranspose2d" : "Conv2d";
+            AssertClose(ty.detach().contiguous().data<float>().ToArray(), y.Value.ToArray(), 1e-4, $"{op2} output");
+            AssertClose(tx.grad!.contiguous().data<float>().ToArray(), px.Grad.ToArray(), 1e-4, $"{op2} d/dx");
+            AssertClose(tw.grad!.contiguous().data<float>().ToArray(), pw.Grad.ToArray(), 1e-4, $"{op2} d/dweight");
+            AssertClose(tb.grad!.contiguous().data<float>().ToArray(), pb.Grad.ToArray(), 1e-4, $"{op2} d/dbias");
+        }
     }
 }
