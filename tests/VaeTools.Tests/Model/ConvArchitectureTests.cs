@@ -1,3 +1,4 @@
+using VaeTools.IO;
 using VaeTools.Data;
 using VaeTools.Engine;
 using VaeTools.Model;
