@@ -113,6 +113,7 @@ static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved, bool tor
             double rss = ProcStatusMb("VmRSS");
             rssPerEpoch.Add(Math.Round(rss, 1));
             line["rss_mb"] = rss;
+            line["managed_heap_mb"] = GC.GetGCMemoryInfo().HeapSizeBytes / (1024.0 * 1024.0); // to tell managed growth from native
             if (torchEngine)
             {
                 long live = LiveTorchTensors();
