@@ -205,6 +205,10 @@ Describe 'Tensors down the pipeline' {
                 @(Get-VaeEncoding -Model $vae -Data $torchImages).Count | Should -Be 30
                 @($managedImages | Get-VaeEncoding -Model $vae).Count | Should -Be 30
             }
+            # A managed tensor that crossed a process boundary (Start-Job, Import-Clixml) binds as data too.
+            $bag = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($managedImages))
+            $bag.PSObject.TypeNames[0] | Should -Be 'Deserialized.VaeTools.Engine.Tensor'
+            @(Get-VaeEncoding -Model $managedVae -Data $bag).Count | Should -Be 30
         }
         finally { $torchImages.Dispose() }
     }

@@ -103,7 +103,8 @@ public sealed class DeserializedVaeObjectAttribute : ArgumentTransformationAttri
     {
         try
         {
-            var restored = VaeSerialization.Restore(inputData, Target == typeof(LatentInput) ? null : Target);
+            // A tensor-taking parameter restores any VaeTools object (a tensor that came back from a job, too), then converts tensors.
+            var restored = VaeSerialization.Restore(inputData, Tensors is null ? Target : null);
             if (Tensors is null) return restored;
             object? value = restored is PSObject ps && ps.BaseObject is not PSCustomObject ? ps.BaseObject : restored;
             if (Target == typeof(LatentInput))

@@ -17,6 +17,7 @@ namespace VaeTools.Tests.Torch;
 /// tensors of either kind are accepted as -Data (images) and -Latent (codes), bad shapes are clear errors, and tensors the
 /// caller disposes leave no native tensor alive.
 /// </summary>
+[Collection(TensorPipelineCollection.Name)]
 public class TensorPipelineTests
 {
     private static TensorDataset Data(int n, int d, ulong seed)
@@ -347,4 +348,14 @@ public class TensorPipelineTests
         }
         finally { TorchBackend.Detach(model); }
     }
+}
+
+/// <summary>
+/// Run alone, after the parallel tests: these tests train and encode on libtorch, and running beside
+/// <see cref="TorchTrainingTests"/> would add their memory to the resident-memory growth that test measures.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TensorPipelineCollection
+{
+    public const string Name = "Torch tensors, alone";
 }
