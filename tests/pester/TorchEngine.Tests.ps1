@@ -206,8 +206,10 @@ Describe 'Tensors down the pipeline' {
                 @($managedImages | Get-VaeEncoding -Model $vae).Count | Should -Be 30
             }
             # A managed tensor that crossed a process boundary (Start-Job, Import-Clixml) binds as data too.
-            $bag = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($managedImages))
-            $bag.PSObject.TypeNames[0] | Should -Be 'Deserialized.VaeTools.Engine.Tensor'
+            # (In this process PSSerializer would rehydrate it at once, so the bag is built as another process receives it.)
+            $bag = [pscustomobject]@{ SerializedForm = $managedImages.SerializedForm }
+            $bag.PSObject.TypeNames.Insert(0, 'Deserialized.VaeTools.Engine.Tensor')
+            $bag.SerializedForm | Should -Not -BeNullOrEmpty
             @(Get-VaeEncoding -Model $managedVae -Data $bag).Count | Should -Be 30
         }
         finally { $torchImages.Dispose() }
