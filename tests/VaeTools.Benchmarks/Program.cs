@@ -8,6 +8,8 @@
 //        --hidden 400 --latent 20 --lr 1e-3 --seed 1 --data <mnist dir> [--threads N] [--limit N] [--compare-pytorch] [--profile]
 //        [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive] [--python PATH] [--interleave]
 //        [--engine managed|torch|both]   (torch: the Torch engine, then a plain TorchSharp loop of the same model, and the overhead)
+//        [--memory]   (resident memory from /proc/self/status, native memory included: VmRSS after every epoch, VmHWM peak;
+//                      on the Torch engine also the live TorchSharp tensors of the training thread)
 // With --interleave the two alternate epoch by epoch (PyTorch is frozen with SIGSTOP while VaeTools trains and
 // the other way round), so a machine whose speed drifts during the run slows both alike.
 using System.Diagnostics;
@@ -101,6 +103,8 @@ static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved, bool tor
         ? (a, b, c) => managedTrainer.Train(a, b, c)
         : (a, b, c) => torchTrainer!.Train(a, b, c);
     var seconds = new List<double>();
+    var rssPerEpoch = new JsonArray();
+    var liveTensorsPerEpoch = new JsonArray();
     double finalTest = double.NaN;
     Console.Error.WriteLine($"{impl}: {model.Config}, {train.Count} training images, {o.Threads} thread(s)");
     train1(train, test, p =>
@@ -108,11 +112,25 @@ static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved, bool tor
         if (p.CompletedEpoch is not { } r) return;
         seconds.Add(r.Seconds);
         finalTest = r.TestLoss ?? double.NaN;
-        Emit(new JsonObject
+        var line = new JsonObject
         {
             ["impl"] = impl, ["epoch"] = r.Epoch, ["train_loss"] = r.TrainLoss, ["test_loss"] = r.TestLoss,
             ["epoch_seconds"] = r.Seconds, ["test_seconds"] = r.TestSeconds,
-        });
+        };
+        if (o.Memory)
+        {
+            double rss = ProcStatusMb("VmRSS");
+            rssPerEpoch.Add(Math.Round(rss, 1));
+            line["rss_mb"] = rss;
+            line["managed_heap_mb"] = GC.GetGCMemoryInfo().HeapSizeBytes / (1024.0 * 1024.0); // to tell managed growth from native
+            if (torchEngine)
+            {
+                long live = LiveTorchTensors();
+                liveTensorsPerEpoch.Add(live);
+                line["live_tensors"] = live;
+            }
+        }
+        Emit(line);
         if (interleaved is not null && !interleaved.RunEpoch())
             throw new InvalidOperationException("The PyTorch reference stopped before its epoch " + r.Epoch + ".");
     });
@@ -125,7 +143,7 @@ static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved, bool tor
         foreach (var (op, backward, s, calls) in profile.Entries)
             Console.Error.WriteLine($"  {1e6 * s / steps,8:F1}  {op}{(backward ? " (backward)" : "")}");
     }
-    Emit(new JsonObject
+    var summaryLine = new JsonObject
     {
         ["impl"] = impl, ["summary"] = true, ["epochs"] = seconds.Count, ["mean_epoch_seconds"] = summary.MeanEpochSeconds,
         ["min_epoch_seconds"] = summary.MinEpochSeconds,
@@ -133,9 +151,33 @@ static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved, bool tor
         ["peak_working_set_mb"] = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0),
         ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
         ["vector512"] = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated,
-    });
+    };
+    if (o.Memory)
+    {
+        summaryLine["peak_rss_mb"] = ProcStatusMb("VmHWM"); // the kernel's high-water mark of the resident set, native memory included
+        summaryLine["rss_mb_per_epoch"] = rssPerEpoch;
+        if (torchEngine) summaryLine["live_tensors_per_epoch"] = liveTensorsPerEpoch;
+    }
+    Emit(summaryLine);
     return summary;
 }
+
+/// <summary>A "Vm..." line of /proc/self/status (kB) in MB; NaN where there is no /proc (not Linux).</summary>
+static double ProcStatusMb(string field)
+{
+    try
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith(field + ":", StringComparison.Ordinal))
+                return long.Parse(line.AsSpan(field.Length + 1).Trim().ToString().Split(' ')[0], CultureInfo.InvariantCulture) / 1024.0;
+    }
+    catch (IOException) { }
+    return double.NaN;
+}
+
+/// <summary>TorchSharp tensors alive on this thread (created and not disposed), as DisposeScopeManager counts them.</summary>
+[System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+static long LiveTorchTensors() => TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
 
 static void Emit(JsonObject o)
 {
@@ -162,6 +204,8 @@ sealed record BenchmarkOptions
     public int? Limit { get; init; }
     /// <summary>Time every op of one replica and the optimiser; printed to stderr after the run (slows the run a little).</summary>
     public bool Profile { get; init; }
+    /// <summary>Report resident memory (VmRSS per epoch, VmHWM peak, from /proc/self/status) and, on Torch, live tensors.</summary>
+    public bool Memory { get; init; }
     public bool ComparePytorch { get; init; }
     /// <summary>managed (default), torch (the Torch engine, then a plain TorchSharp loop of the same model) or both.</summary>
     public string Engine { get; init; } = "managed";
@@ -209,6 +253,7 @@ sealed record BenchmarkOptions
                     "--compare-pytorch" => o with { ComparePytorch = true },
                     "--interleave" => o with { Interleave = true, ComparePytorch = true },
                     "--profile" => o with { Profile = true },
+                    "--memory" => o with { Memory = true },
                     "--engine" => Next() is var e && e is "managed" or "torch" or "both" ? o with { Engine = e } : throw new ArgumentException("--engine takes managed, torch or both."),
                     _ => throw new ArgumentException($"Unknown option {args[i]}."),
                 };
@@ -219,7 +264,7 @@ sealed record BenchmarkOptions
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
             Console.Error.WriteLine(e.Message);
-            Console.Error.WriteLine("usage: --epochs N --batch-size N --hidden W[,W..] [--arch mlp|conv --conv-channels C[,C..] --kernel K] --latent P --lr X --seed N --data DIR [--threads N] [--limit N] [--compare-pytorch] [--profile] [--python PATH] [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive] [--interleave] [--engine managed|torch|both]");
+            Console.Error.WriteLine("usage: --epochs N --batch-size N --hidden W[,W..] [--arch mlp|conv --conv-channels C[,C..] --kernel K] --latent P --lr X --seed N --data DIR [--threads N] [--limit N] [--compare-pytorch] [--profile] [--python PATH] [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive] [--interleave] [--engine managed|torch|both] [--memory]");
             return null;
         }
     }

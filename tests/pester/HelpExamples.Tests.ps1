@@ -73,6 +73,8 @@ BeforeAll {
         'Get-VaeEncoding #1'             = { param($out) (Import-Csv codes.csv).Count | Should -Be $test.Count }
         'Get-VaeEncoding #2'             = { param($out) @($out).Count | Should -Be 10; $out[0].Label | Should -Not -BeNullOrEmpty }
         'Get-VaeEncoding #3'             = { param($out) $codes.Rows | Should -Be $test.Count; $codes.Cols | Should -Be 2 }
+        'Get-VaeEncoding #4'             = { param($out) $out[0] | Should -Be 'TorchSharp.torch+Tensor'; "$($out[1])" | Should -Be 'cpu'; $codes.IsInvalid | Should -BeTrue } # disposed
+        'Get-VaeEncoding #5'             = { param($out) @($out).Count | Should -Be 3; $out[0].Z1 | Should -Not -BeNullOrEmpty }
         'Get-VaeToyData #1'              = { param($out) $flat.Count | Should -Be 5000; $tilted.Count | Should -Be 5000 }
         'Get-VaeToyData #2'              = { param($out) $train.Count | Should -Be 3500; $test.Count | Should -Be 1500 }
         'Get-VaeToyData #3'              = { param($out) @($out).Count | Should -Be 1; $out[0].Kl | Should -BeLessThan 0.5 }

@@ -126,10 +126,12 @@ Describe '[OutputType]' {
             Runs = { Get-MnistData -Subset Test -Count 2 -NoDownload }, { Get-MnistData -Subset Test -Count 2 -NoDownload -AsImage } }
         @{ Cmdlet = 'New-Vae'; Declared = 'VaeTools.Model.VaeModel'; Runs = , { New-Vae -InputDim 2 -HiddenDim 4 } }
         @{ Cmdlet = 'Invoke-VaeTraining'; Declared = 'VaeTools.Model.VaeModel'; Runs = , { New-Vae -InputDim 2 -HiddenDim 4 | Invoke-VaeTraining -Data $toy -Epochs 1 } }
-        @{ Cmdlet = 'Get-VaeEncoding'; Declared = 'VaeTools.PowerShell.LatentCode, VaeTools.Engine.Tensor'
-            Runs = { $toy | Get-VaeEncoding -Model $model }, { $toy | Get-VaeEncoding -Model $model -AsTensor } }
-        @{ Cmdlet = 'New-VaeSample'; Declared = 'VaeTools.PowerShell.ImageRecord, VaeTools.Engine.Tensor'
-            Runs = { $model | New-VaeSample -Count 2 }, { $model | New-VaeSample -Count 2 -AsTensor }, { $model | New-VaeSample -Grid 2 }, { $model | New-VaeSample -From 0 -To 1 -Data $toy -Steps 2 } }
+        # -AsTensor on a Torch model: a TorchSharp tensor, declared by name (so that declaring it does not load TorchSharp).
+        @{ Cmdlet = 'Get-VaeEncoding'; Declared = 'VaeTools.PowerShell.LatentCode, VaeTools.Engine.Tensor, TorchSharp.torch+Tensor'
+            Runs = { $toy | Get-VaeEncoding -Model $model }, { $toy | Get-VaeEncoding -Model $model -AsTensor }, { $toy | Get-VaeEncoding -Model ($model | ConvertTo-Vae -Engine Torch) -AsTensor } }
+        @{ Cmdlet = 'New-VaeSample'; Declared = 'VaeTools.PowerShell.ImageRecord, VaeTools.Engine.Tensor, TorchSharp.torch+Tensor'
+            Runs = { $model | New-VaeSample -Count 2 }, { $model | New-VaeSample -Count 2 -AsTensor }, { $model | New-VaeSample -Grid 2 }, { $model | New-VaeSample -From 0 -To 1 -Data $toy -Steps 2 },
+                { $model | ConvertTo-Vae -Engine Torch | New-VaeSample -Count 2 -AsTensor } }
         @{ Cmdlet = 'Measure-ReconstructionError'; Declared = 'VaeTools.Analysis.ReconstructionMetrics'; Runs = { $model | Measure-ReconstructionError -Data $toy }, { $model | Measure-ReconstructionError -Data $toy -ImportanceSamples 2 } }
         @{ Cmdlet = 'Export-Vae'; Declared = 'System.IO.FileInfo'; Runs = , { $model | Export-Vae -Path out.safetensors -PassThru } }
         @{ Cmdlet = 'Import-Vae'; Declared = 'VaeTools.Model.VaeModel'; Runs = , { Import-Vae model.safetensors } }
@@ -138,7 +140,7 @@ Describe '[OutputType]' {
         @{ Cmdlet = 'Export-VaePlot'; Declared = 'System.IO.FileInfo'; Runs = { $model | Export-VaePlot LearningCurve c.svg -PassThru }, { $model | Export-VaePlot Samples s.png -PassThru } }
     ) {
         if ($_.ContainsKey('NeedsData') -and -not $haveData) { Set-ItResult -Skipped -Because 'MNIST is not on this machine'; return }
-        $declared = @((Get-Command $Cmdlet).OutputType.Type.FullName)
+        $declared = @((Get-Command $Cmdlet).OutputType.Name) # the type's full name, also for a type declared by name
         $declared | Should -Be @($Declared -split ', ')
         $emitted = foreach ($run in $Runs) {
             $out = @(& $run)

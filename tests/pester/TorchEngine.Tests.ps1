@@ -145,3 +145,91 @@ Describe 'ConvertTo-Vae' {
         }
     }
 }
+
+Describe 'Tensors down the pipeline' {
+    BeforeAll {
+        $torchVae = $toy | New-Vae -LatentDim 1 -HiddenDim 8 -Likelihood GaussianSharedVariance -Engine Torch -Seed 7 |
+            Invoke-VaeTraining -Data $toy -Epochs 1 -BatchSize 50
+        $managedVae = $torchVae | ConvertTo-Vae -Engine Managed
+    }
+
+    It 'Get-VaeEncoding -AsTensor on a Torch model emits a TorchSharp tensor [N x P] on the model''s device' {
+        $codes = $toy | Get-VaeEncoding -Model $torchVae -AsTensor
+        try {
+            @($codes).Count | Should -Be 1
+            $codes.GetType().FullName | Should -Be 'TorchSharp.torch+Tensor'
+            @($codes.shape) | Should -Be @(200, 1)
+            "$($codes.device)" | Should -Be 'cpu'
+            $objects = $toy | Get-VaeEncoding -Model $managedVae
+            $values = $codes.data[float]().ToArray()
+            for ($i = 0; $i -lt 200; $i += 37) { [math]::Abs($values[$i] - $objects[$i].Z1) | Should -BeLessThan 1e-5 -Because "row $i" }
+        }
+        finally { $codes.Dispose() }
+        $codes.IsInvalid | Should -BeTrue
+        ($toy | Get-VaeEncoding -Model $managedVae -AsTensor).GetType().FullName | Should -Be 'VaeTools.Engine.Tensor'
+    }
+
+    It '| New-VaeSample decodes the piped codes into the reconstructions (objects, or a TorchSharp tensor with -AsTensor)' {
+        $codes = $toy | Get-VaeEncoding -Model $torchVae -AsTensor
+        try {
+            $images = $codes | New-VaeSample -Model $torchVae
+            @($images).Count | Should -Be 200
+            $expected = $managedVae | New-VaeSample -Latent ($toy | Get-VaeEncoding -Model $managedVae)
+            for ($i = 0; $i -lt 200; $i += 41) {
+                [math]::Abs($images[$i].Pixels[0] - $expected[$i].Pixels[0]) | Should -BeLessThan 1e-4
+                $images[$i].Index | Should -Be $i
+            }
+            $asTensor = $codes | New-VaeSample -Model $torchVae -AsTensor
+            try {
+                $asTensor.GetType().FullName | Should -Be 'TorchSharp.torch+Tensor'
+                @($asTensor.shape) | Should -Be @(200, 2)
+            }
+            finally { $asTensor.Dispose() }
+            # The managed model takes the TorchSharp tensor too (copied to the CPU) and gives its own tensor.
+            ($codes | New-VaeSample -Model $managedVae -AsTensor).GetType().FullName | Should -Be 'VaeTools.Engine.Tensor'
+        }
+        finally { $codes.Dispose() }
+    }
+
+    It 'Measure-ReconstructionError and Get-VaeEncoding take an image tensor as -Data, on both engines' {
+        $torchImages = $torchVae | New-VaeSample -Count 30 -Seed 2 -AsTensor
+        $managedImages = $managedVae | New-VaeSample -Count 30 -Seed 2 -AsTensor
+        try {
+            $torchImages.GetType().FullName | Should -Be 'TorchSharp.torch+Tensor'
+            $managedImages.GetType().FullName | Should -Be 'VaeTools.Engine.Tensor'
+            foreach ($vae in $torchVae, $managedVae) {
+                $a = $torchImages | Measure-ReconstructionError -Model $vae -Seed 1
+                $b = Measure-ReconstructionError -Model $vae -Data $managedImages -Seed 1
+                $a.Count | Should -Be 30
+                [math]::Abs($a.MeanSquaredError - $b.MeanSquaredError) | Should -BeLessThan 1e-4
+                @(Get-VaeEncoding -Model $vae -Data $torchImages).Count | Should -Be 30
+                @($managedImages | Get-VaeEncoding -Model $vae).Count | Should -Be 30
+            }
+            # A managed tensor that crossed a process boundary (Start-Job, Import-Clixml) binds as data too.
+            # (In this process PSSerializer would rehydrate it at once, so the bag is built as another process receives it.)
+            $bag = [pscustomobject]@{ SerializedForm = $managedImages.SerializedForm }
+            $bag.PSObject.TypeNames.Insert(0, 'Deserialized.VaeTools.Engine.Tensor')
+            $bag.SerializedForm | Should -Not -BeNullOrEmpty
+            @(Get-VaeEncoding -Model $managedVae -Data $bag).Count | Should -Be 30
+        }
+        finally { $torchImages.Dispose() }
+    }
+
+    It 'a tensor of the wrong shape is an error naming the parameter and the shape expected' {
+        $images = $torchVae | New-VaeSample -Count 4 -Seed 3 -AsTensor
+        $flat = $images.reshape(2, 2, 2)
+        try {
+            { Get-VaeEncoding -Model $torchVae -Data $flat -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ParameterArgumentTransformationError,VaeTools.PowerShell.Commands.GetVaeEncodingCommand' -ExpectedMessage '*-Data is a tensor `[2 x 2 x 2`] Float32 on cpu with 3 dimension(s); expected a 2-D tensor `[N x D`]*'
+            { $flat | Measure-ReconstructionError -Model $torchVae -ErrorAction Stop } |
+                Should -Throw -ExpectedMessage '*-Data is a tensor*expected a 2-D tensor `[N x D`]*'
+            # Images [4 x 2] where codes [N x 1] are expected: a width error, non-terminating, naming -Latent.
+            $err = $null
+            $out = $images | New-VaeSample -Model $torchVae -ErrorVariable err -ErrorAction SilentlyContinue
+            $out | Should -BeNullOrEmpty
+            $err[0].FullyQualifiedErrorId | Should -Be 'WidthMismatch,VaeTools.PowerShell.Commands.NewVaeSampleCommand'
+            $err[0].Exception.Message | Should -BeLike '*-Latent tensor `[4 x 2`]*holds codes of 2 values*expected `[N x 1`]*'
+        }
+        finally { $flat.Dispose(); $images.Dispose() }
+    }
+}

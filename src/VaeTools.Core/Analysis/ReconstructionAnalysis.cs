@@ -75,12 +75,10 @@ public static class ReconstructionAnalysis
         var atMean = model.BuildDecoder(g, mu);
         var meanImage = model.MeanImage(g, atMean);                          // [B x D]
         var logLikAtMean = model.BuildLogLikelihood(g, atMean, x);           // [B x 1]
-        var eps = g.Normal(mu, model.Config.LatentDim);
-        var z = g.Add(mu, g.Multiply(g.Exp(g.Scale(logVar, 0.5f)), eps));  // z = mu + sigma eps
+        // The reparameterised sample and the KL are the model's one definition (VaeMath), as in training.
+        var z = model.BuildReparameterize(g, mu, logVar);                   // z = mu + sigma eps
         var logLikAtZ = model.BuildLogLikelihood(g, model.BuildDecoder(g, z), x);
-        var kl = model.Config.Prior == Prior.StandardNormal
-            ? g.KlStandardNormal(mu, logVar)
-            : g.Subtract(g.GaussianLogDensity(z, mu, logVar), model.BuildLogPrior(g, z));
+        var kl = model.BuildKl(g, mu, logVar, z);
         // One node that depends on everything, so one forward pass computes all of it with a single draw of eps.
         var all = g.Add(g.Add(logLikAtMean, g.Sum(meanImage, Axis.Columns)), g.Subtract(logLikAtZ, kl));
 

@@ -73,6 +73,12 @@ public sealed partial class VaeModel
     /// <summary>log p(z) per row under the prior, [N x 1].</summary>
     public Node BuildLogPrior(Graph g, Node z) => Maths(g).LogPrior(z);
 
+    /// <summary>z = mu + sigma eps, eps ~ N(0, I) from the graph's noise (<see cref="VaeMath{T}.Reparameterize"/>).</summary>
+    public Node BuildReparameterize(Graph g, Node mean, Node logVariance) => Maths(g).Reparameterize(mean, logVariance);
+
+    /// <summary>KL(q(z|x) || p(z)) per row at the sample z (<see cref="VaeMath{T}.Kl"/>: closed form for the standard normal prior).</summary>
+    public Node BuildKl(Graph g, Node mean, Node logVariance, Node z) => Maths(g).Kl(mean, logVariance, z, null);
+
     /// <summary>The training loss graph (see <see cref="VaeMath{T}.Loss"/>).</summary>
     /// <param name="objective">ELBO (with beta) or the importance-weighted bound.</param>
     /// <param name="samples">K: samples of z per image.</param>

@@ -9,6 +9,7 @@ namespace VaeTools.PowerShell.Commands;
 /// <summary>Get-VaeEncoding: the latent code of every image of a data set or of piped image objects, streamed.</summary>
 [Cmdlet(VerbsCommon.Get, "VaeEncoding", DefaultParameterSetName = DataSet, HelpUri = HelpUri)]
 [OutputType(typeof(LatentCode), typeof(Tensor))]
+[OutputType(TensorInput.TorchTensorTypeName)] // -AsTensor on a Torch model; named, so that the type (and TorchSharp) is not loaded
 public sealed class GetVaeEncodingCommand : VaeCmdlet
 {
     private const string DataSet = "Data", ImageSet = "Image";
@@ -19,7 +20,7 @@ public sealed class GetVaeEncodingCommand : VaeCmdlet
     public VaeModel? Model { get; set; }
 
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = DataSet)]
-    [DeserializedVaeObject(typeof(IDataset))]
+    [DeserializedVaeObject(typeof(IDataset), Tensors = nameof(Data))] // an image tensor [N x D] becomes a data set
     public IDataset? Data { get; set; }
 
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ImageSet)]

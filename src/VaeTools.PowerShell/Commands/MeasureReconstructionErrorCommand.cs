@@ -21,7 +21,7 @@ public sealed class MeasureReconstructionErrorCommand : VaeCmdlet
     public VaeModel? Model { get; set; }
 
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
-    [DeserializedVaeObject(typeof(IDataset))]
+    [DeserializedVaeObject(typeof(IDataset), Tensors = nameof(Data))] // an image tensor [N x D] becomes a data set
     public IDataset? Data { get; set; }
 
     /// <summary>The baseline instead of a model: every image predicted by this data set's mean image.</summary>

@@ -12,12 +12,13 @@ namespace VaeTools.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.New, "VaeSample", SupportsShouldProcess = true, DefaultParameterSetName = PriorSet, HelpUri = HelpUri)]
 [OutputType(typeof(ImageRecord), typeof(Tensor))]
+[OutputType(TensorInput.TorchTensorTypeName)] // -AsTensor on a Torch model; named, so that the type (and TorchSharp) is not loaded
 public sealed class NewVaeSampleCommand : VaeCmdlet
 {
     /// <summary>Posterior samples per image when -Count is not given.</summary>
     public const int DefaultPosteriorSamples = 10;
 
-    private const string PriorSet = "Prior", GridSet = "Grid", InterpolationSet = "Interpolation", PosteriorSet = "Posterior";
+    private const string PriorSet = "Prior", GridSet = "Grid", InterpolationSet = "Interpolation", PosteriorSet = "Posterior", LatentSet = "Latent";
 
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
     [DeserializedVaeObject(typeof(VaeModel))]
@@ -34,11 +35,21 @@ public sealed class NewVaeSampleCommand : VaeCmdlet
 
     [Parameter(ParameterSetName = PriorSet)]
     [Parameter(ParameterSetName = PosteriorSet)]
+    [Parameter(ParameterSetName = LatentSet)]
     public SwitchParameter MeanImage { get; set; }
 
     [Parameter(ParameterSetName = PriorSet)]
     [Parameter(ParameterSetName = PosteriorSet)]
+    [Parameter(ParameterSetName = LatentSet)]
     public SwitchParameter SamplePixels { get; set; }
+
+    /// <summary>
+    /// Codes to decode, [N x P]: a tensor of Get-VaeEncoding -AsTensor (a TorchSharp tensor or the managed engine's), or
+    /// code objects of Get-VaeEncoding; bound from the pipeline. Its images are the reconstructions of the encoded images.
+    /// </summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = LatentSet)]
+    [DeserializedVaeObject(typeof(LatentInput), Tensors = nameof(Latent))]
+    public LatentInput? Latent { get; set; }
 
     [Parameter(Mandatory = true, ParameterSetName = PosteriorSet)]
     [DeserializedVaeObject(typeof(IDataset))]
@@ -114,6 +125,7 @@ public sealed class NewVaeSampleCommand : VaeCmdlet
         From = Unwrap(From),
         To = Unwrap(To),
         Steps = Steps,
+        Latent = ParameterSetName == LatentSet ? Latent : null,
     }).Process(this, Model));
 
     /// <summary>

@@ -92,11 +92,32 @@ public sealed class DeserializedVaeObjectAttribute : ArgumentTransformationAttri
     /// <summary>The parameter's type (or its element type).</summary>
     public Type Target { get; }
 
+    /// <summary>
+    /// The parameter also takes tensors (see <see cref="TensorInput"/>): on a data set parameter an image tensor [N x D] (a
+    /// managed tensor or a TorchSharp one) becomes a data set; on a <see cref="LatentInput"/> parameter a code tensor
+    /// [N x P] or code objects become latent codes. The value is the parameter's name, for the errors.
+    /// </summary>
+    public string? Tensors { get; set; }
+
     public override object? Transform(EngineIntrinsics engineIntrinsics, object? inputData)
     {
         try
         {
-            return VaeSerialization.Restore(inputData, Target);
+            // A tensor-taking parameter restores any VaeTools object (a tensor that came back from a job, too), then converts tensors.
+            var restored = VaeSerialization.Restore(inputData, Tensors is null ? Target : null);
+            if (Tensors is null) return restored;
+            object? value = restored is PSObject ps && ps.BaseObject is not PSCustomObject ? ps.BaseObject : restored;
+            if (Target == typeof(LatentInput))
+            {
+                if (value is IList list && value is not LatentInput) // code objects bound at once (-Latent $codes)
+                {
+                    var items = new object?[list.Count];
+                    for (int i = 0; i < list.Count; i++) items[i] = list[i] is PSObject p ? p.BaseObject : list[i];
+                    value = items;
+                }
+                return (object?)TensorInput.ToLatent(value, Tensors) ?? restored;
+            }
+            return (object?)TensorInput.ToDataset(value, Tensors) ?? restored;
         }
         catch (CommandException e)
         {

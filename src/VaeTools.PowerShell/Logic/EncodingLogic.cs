@@ -28,6 +28,10 @@ public sealed class EncodingLogic
     private readonly EncodingParameters _p;
     private readonly RandomSource _random;
     private readonly List<float[]> _tensorRows = new(); // -AsTensor with images: all codes, emitted at the end
+    private readonly List<float[]> _pixelRows = new();  // -AsTensor with images on a Torch model: the pixels, encoded at the end by the module
+
+    /// <summary>-AsTensor on a Torch model: the codes are computed by the Torch module and leave as a TorchSharp tensor on its device.</summary>
+    private bool TorchTensors => _p.AsTensor && _model.Engine == EngineLogic.Torch;
 
     public EncodingLogic(VaeModel model, EncodingParameters parameters)
     {
@@ -48,6 +52,11 @@ public sealed class EncodingLogic
     public void ProcessData(ICommandSink sink, IDataset data, CancellationToken cancellation)
     {
         if (!WidthMatches(sink, data.Features, data, "Data", data.Description)) return;
+        if (TorchTensors)
+        {
+            EncodeOnTorch(sink, data, cancellation);
+            return;
+        }
         Tensor? all = _p.AsTensor ? new Tensor(data.Count, _model.Config.LatentDim) : null;
         int chunk = Math.Max(1, _p.ChunkSize);
         for (int start = 0; start < data.Count; start += chunk)
@@ -101,6 +110,13 @@ public sealed class EncodingLogic
     /// <summary>With -AsTensor, emits the one tensor of all piped images.</summary>
     public void End(ICommandSink sink)
     {
+        if (TorchTensors && _pixelRows.Count > 0)
+        {
+            var x = new Tensor(_pixelRows.Count, _model.Config.InputDim);
+            for (int i = 0; i < _pixelRows.Count; i++) _pixelRows[i].CopyTo(x.Row(i));
+            EncodeOnTorch(sink, new TensorDataset(x, labels: null, $"{_pixelRows.Count} piped images"), CancellationToken.None);
+            return;
+        }
         if (_p.AsTensor && _tensorRows.Count > 0)
         {
             int p = _model.Config.LatentDim;
@@ -113,6 +129,11 @@ public sealed class EncodingLogic
     private void Encode(ICommandSink sink, List<ImageRecord> images)
     {
         if (images.Count == 0) return;
+        if (TorchTensors)
+        {
+            foreach (var image in images) _pixelRows.Add(image.Pixels);
+            return;
+        }
         int d = _model.Config.InputDim;
         var x = new Tensor(images.Count, d);
         for (int i = 0; i < images.Count; i++) images[i].Pixels.CopyTo(x.Row(i));
@@ -122,6 +143,22 @@ public sealed class EncodingLogic
             if (_p.AsTensor) _tensorRows.Add(z.Row(i).ToArray());
             else sink.WriteObject(Code(images[i].Index, images[i].Label, enc, z, i));
         }
+    }
+
+    /// <summary>
+    /// The codes of <paramref name="data"/> from the Torch module, emitted as one TorchSharp tensor [N x P] on the model's
+    /// device. It is made outside every dispose scope: the caller owns it (.Dispose() frees its native memory at once, else
+    /// the GC's finaliser does).
+    /// </summary>
+    private void EncodeOnTorch(ICommandSink sink, IDataset data, CancellationToken cancellation)
+    {
+        if (cancellation.IsCancellationRequested) return;
+        string activity = $"Encoding {data.Description}";
+        sink.WriteDebug($"Encoding {data.Count} x {data.Features} on the Torch engine ({_model.Device}) into one tensor of {data.Count} x {_model.Config.LatentDim}.");
+        sink.WriteProgress(new ProgressReport(1, activity, $"{data.Count} images on the Torch engine", 0));
+        var codes = TorchBridge.Encode(_model, data, _p.Sample, _random, Math.Max(1, _p.ChunkSize));
+        sink.WriteProgress(new ProgressReport(1, activity, "Done", 100, Completed: true));
+        sink.WriteObject(codes);
     }
 
     private (LatentEncoding Encoding, Tensor Z) Encode(IDataset data)

@@ -81,4 +81,38 @@ internal static class TorchBridge
         using var trainer = new VaeTools.Torch.TorchTrainer(model, options);
         return trainer.Train(data, validation, progress, cancellation);
     }
+
+    // Tensors (TensorInput, -AsTensor): every TorchSharp value crosses as object, so no caller's signature names a TorchSharp type.
+
+    /// <summary>The codes of <paramref name="data"/> computed by the Torch module: a TorchSharp tensor [N x P] on the model's device, owned by the caller.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static object Encode(VaeModel model, IDataset data, bool sample, VaeTools.Engine.RandomSource random, int batchSize) =>
+        VaeTools.Torch.TorchInference.Encode(model, data, sample, random, batchSize);
+
+    /// <summary>The images of codes (a TorchSharp tensor on the model's device, or a managed tensor, copied there) decoded by the Torch module; owned by the caller.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static object Decode(VaeModel model, object codes, bool samplePixels, VaeTools.Engine.RandomSource? random)
+    {
+        if (codes is VaeTools.Engine.Tensor managed)
+        {
+            using var z = VaeTools.Torch.TorchInference.FromManaged(managed, model.Device);
+            return VaeTools.Torch.TorchInference.Decode(model, z, samplePixels, random);
+        }
+        return VaeTools.Torch.TorchInference.Decode(model, (TorchSharp.torch.Tensor)codes, samplePixels, random);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static VaeTools.Engine.Tensor ToManaged(object tensor) => VaeTools.Torch.TorchInference.ToManaged((TorchSharp.torch.Tensor)tensor);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static long[] ShapeOf(object tensor) => ((TorchSharp.torch.Tensor)tensor).shape;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static string Describe(object tensor) => VaeTools.Torch.TorchInference.Describe((TorchSharp.torch.Tensor)tensor);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static string DeviceOf(object tensor) => VaeTools.Torch.TorchInference.DeviceName(((TorchSharp.torch.Tensor)tensor).device);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static bool IsFloatingPoint(object tensor) => VaeTools.Torch.TorchInference.IsFloatingPoint((TorchSharp.torch.Tensor)tensor);
 }

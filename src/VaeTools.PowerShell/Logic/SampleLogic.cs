@@ -45,6 +45,8 @@ public sealed class SampleParameters
     public object? To { get; set; }
     /// <summary>Images of an interpolation, both ends included.</summary>
     public int Steps { get; set; } = 10;
+    /// <summary>Codes to decode (-Latent, e.g. piped from Get-VaeEncoding -AsTensor): their reconstructions, one image per row.</summary>
+    public LatentInput? Latent { get; set; }
 }
 
 /// <summary>
@@ -57,8 +59,23 @@ public sealed class SampleParameters
 public sealed class SampleLogic
 {
     private readonly SampleParameters _p;
+    private object? _torchImages; // -AsTensor on a Torch model: the images the module decoded (a TorchSharp tensor)
 
     public SampleLogic(SampleParameters parameters) => _p = parameters;
+
+    /// <summary>-AsTensor on a Torch model: the images are decoded by the Torch module and leave as a TorchSharp tensor on its device.</summary>
+    private static bool TorchTensors(VaeModel model, SampleParameters p) => p.AsTensor && model.Engine == EngineLogic.Torch;
+
+    /// <summary>
+    /// Decodes codes with the engine the output comes from: the Torch module for -AsTensor on a Torch model (its tensor is
+    /// kept for the output, and a managed copy returned for pictures), else the model's managed weights.
+    /// </summary>
+    private Tensor Decode(VaeModel model, Tensor z, bool samplePixels, RandomSource random)
+    {
+        if (!TorchTensors(model, _p)) return model.Decode(z, samplePixels, random);
+        _torchImages = TorchBridge.Decode(model, z, samplePixels, random);
+        return TorchBridge.ToManaged(_torchImages);
+    }
 
     public void Process(ICommandSink sink, VaeModel? model)
     {
@@ -81,7 +98,14 @@ public sealed class SampleLogic
         string what;
         try
         {
-            if (_p.From is not null || _p.To is not null)
+            if (_p.Latent is LatentInput codes)
+            {
+                images = LatentImages(sink, model, codes, random);
+                columns = _p.Columns ?? 10;
+                what = $"the images of {codes.Description}";
+                labels = null;
+            }
+            else if (_p.From is not null || _p.To is not null)
             {
                 images = Interpolation(model, random);
                 columns = _p.Columns ?? _p.Steps;
@@ -102,7 +126,7 @@ public sealed class SampleLogic
             else
             {
                 sink.WriteVerbose($"Sampling {_p.Count} images at temperature {_p.Temperature} with seed {seed}.");
-                images = model.Sample(_p.Count, (float)_p.Temperature, random, _p.SamplePixels);
+                images = Decode(model, model.SamplePrior(_p.Count, (float)_p.Temperature, random), _p.SamplePixels, random);
                 columns = _p.Columns ?? 10;
                 what = $"{_p.Count} samples";
             }
@@ -146,7 +170,15 @@ public sealed class SampleLogic
 
         if (_p.AsTensor)
         {
-            sink.WriteObject(labels is null ? images : WithoutOriginals(images, _p.Count + 1));
+            // A TorchSharp tensor made outside every dispose scope: the caller owns it (.Dispose(), or the GC's finaliser).
+            sink.WriteObject(_torchImages ?? (labels is null ? images : WithoutOriginals(images, _p.Count + 1)));
+            return;
+        }
+        if (_p.Latent?.Codes is LatentCode[] fromCodes)
+        {
+            // Reconstructions of code objects keep the index and label of the image each code came from.
+            for (int i = 0; i < images.Rows; i++)
+                sink.WriteObject(new ImageRecord(fromCodes[i].Index, fromCodes[i].Label, images.Row(i).ToArray(), h, w, shape.Channels));
             return;
         }
         if (labels is not null)
@@ -192,7 +224,7 @@ public sealed class SampleLogic
             for (int s = 0; s < k; s++)
                 for (int j = 0; j < p; j++)
                     z[i * k + s, j] = encoding.Mean[i, j] + MathF.Exp(0.5f * encoding.LogVariance[i, j]) * (float)random.NextGaussian();
-        var decoded = model.Decode(z, _p.SamplePixels, random);
+        var decoded = Decode(model, z, _p.SamplePixels, random);
         var images = new Tensor(n * (k + 1), d);
         for (int i = 0; i < n; i++)
         {
@@ -240,7 +272,7 @@ public sealed class SampleLogic
         {
             z = LatentAnalysis.QuantileGrid2D(side);
         }
-        return model.Decode(z);
+        return Decode(model, z, false, random);
     }
 
     /// <summary>Decoder means along the line from the code of -From to that of -To, both ends included.</summary>
@@ -251,7 +283,23 @@ public sealed class SampleLogic
                 new ArgumentException("An interpolation needs both -From and -To.", _p.From is null ? "From" : "To"));
         var z1 = CodeOf(model, _p.From, "From", random);
         var z2 = CodeOf(model, _p.To, "To", random);
-        return model.Decode(LatentAnalysis.Interpolate(z1, z2, _p.Steps));
+        return Decode(model, LatentAnalysis.Interpolate(z1, z2, _p.Steps), false, random);
+    }
+
+    /// <summary>
+    /// The images of given codes (-Latent): with -AsTensor on a Torch model the module decodes a TorchSharp tensor where it
+    /// is (it must be on the model's device); otherwise the codes are read as a managed tensor and decoded by the weights.
+    /// </summary>
+    private Tensor LatentImages(ICommandSink sink, VaeModel model, LatentInput codes, RandomSource random)
+    {
+        TensorInput.CheckCodes(codes, model, "Latent");
+        sink.WriteVerbose($"Decoding {codes.Rows} codes ({codes.Description}){(TorchTensors(model, _p) ? $" on the Torch engine ({model.Device})" : "")}.");
+        if (TorchTensors(model, _p) && codes.Torch is not null)
+        {
+            _torchImages = TorchBridge.Decode(model, codes.Torch, _p.SamplePixels, random);
+            return TorchBridge.ToManaged(_torchImages);
+        }
+        return Decode(model, TensorInput.ManagedCodes(codes), _p.SamplePixels, random);
     }
 
     /// <summary>The latent code of an interpolation end: a LatentCode's Z, or the posterior mean of an image or data row.</summary>

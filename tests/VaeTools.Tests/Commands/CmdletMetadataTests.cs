@@ -51,6 +51,7 @@ public class CmdletMetadataTests
     [InlineData("New-VaeSample", "Steps", false, false, "Interpolation")]
     [InlineData("New-VaeSample", "Temperature", false, false, "Prior")]
     [InlineData("New-VaeSample", "PosteriorOf", true, false, "Posterior")]
+    [InlineData("New-VaeSample", "Latent", true, true, "Latent")]
     [InlineData("Get-VaeToyData", "Count", false, false, null)]
     public void Pipeline_and_mandatory_parameters_are_as_designed(string cmdlet, string parameter, bool mandatory, bool pipeline, string? set)
     {
@@ -69,7 +70,7 @@ public class CmdletMetadataTests
             "ConvertTo-Vae -Model", "Export-Vae -Model", "Export-VaePlot -Data", "Export-VaePlot -Model", "Get-VaeEncoding -Data", "Get-VaeEncoding -Image", "Import-Vae -Path",
             "Invoke-VaeTraining -Data", "Invoke-VaeTraining -Model", "Measure-ReconstructionError -Data",
             "Measure-ReconstructionError -Model", "Measure-VaeLatent -Data", "Measure-VaeLatent -Model", "New-PpcaModel -Data", "New-Vae -Data",
-            "New-VaeSample -Model",
+            "New-VaeSample -Latent", "New-VaeSample -Model",
         }, fromPipeline);
     }
 
