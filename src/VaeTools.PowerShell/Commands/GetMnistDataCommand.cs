@@ -7,38 +7,15 @@ namespace VaeTools.PowerShell.Commands;
 /// <summary>Get-MnistData: loads MNIST or Fashion-MNIST as one data set object, or with -AsImage one object per image.</summary>
 [Cmdlet(VerbsCommon.Get, "MnistData", HelpUri = HelpUri)]
 [OutputType(typeof(MnistDataset), typeof(ImageRecord))]
-public sealed class GetMnistDataCommand : VaeCmdlet
+public sealed class GetMnistDataCommand : DataSetCmdlet
 {
-    [Parameter(Position = 0)]
-    [ValidateSet("Train", "Test")]
-    public string Subset { get; set; } = "Train";
-
-    [Parameter]
-    [ValidateCount(1, 10)]
-    [ValidateRange(0, 9)]
-    public int[]? Classes { get; set; }
-
-    [Parameter]
-    [ValidateRange(1, int.MaxValue)]
-    public int? Count { get; set; }
-
     [Parameter]
     [ValidateSet("None", "Threshold", "Sample")]
     public string Binarize { get; set; } = "None";
 
     [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Path { get; set; }
-
-    [Parameter]
     [ValidateSet("Digits", "Fashion")]
     public string Variant { get; set; } = "Digits";
-
-    [Parameter]
-    public SwitchParameter NoDownload { get; set; }
-
-    [Parameter]
-    public SwitchParameter AsImage { get; set; }
 
     [Parameter]
     public ulong Seed { get; set; }

@@ -1,5 +1,4 @@
 using VaeTools.Data;
-using VaeTools.Engine;
 
 namespace VaeTools.PowerShell.Logic;
 
@@ -43,64 +42,22 @@ public sealed class GetCifar10DataLogic
             Count = _p.Count,
             AllowDownload = !_p.NoDownload,
         };
-        if (post is not null)
-        {
-            options.Download = new DownloadOptions
-            {
-                Log = message => post(s => s.WriteVerbose(message)),
-                Progress = (file, done, total) => post(s => s.WriteProgress(new ProgressReport(10, $"Downloading {file}",
-                    total is long t and > 0 ? $"{done / 1024} of {t / 1024} KB" : $"{done / 1024} KB",
-                    total is long t2 and > 0 ? (int)Math.Clamp(100 * done / t2, 0, 100) : 0,
-                    Completed: total is long t3 && done >= t3))),
-            };
-        }
+        if (post is not null) options.Download = DataSetLoading.WithProgress(new DownloadOptions(), post);
         return options;
     }
 
     /// <summary>Loads and emits. Errors are non-terminating and carry -Path (or the subset) as target.</summary>
     public void Process(ICommandSink sink, CancellationToken cancellation)
     {
-        Cifar10Dataset data;
-        try
+        var data = DataSetLoading.Load(sink, "Cifar10", _p.Path ?? (object)_p.Subset, post =>
         {
-            data = PipelineThread.Run(sink, post =>
-            {
-                var options = BuildOptions(post);
-                post(s => s.WriteVerbose($"Loading CIFAR-10 {options.Subset} from '{Cifar10Files.ResolveDirectory(options.Directory)}'" +
-                    $"{(options.AllowDownload ? " (downloading when missing)" : "")}."));
-                return _load(options, cancellation);
-            });
-        }
-        catch (CommandException e)
-        {
-            sink.WriteError(e.Error);
-            return;
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            string id = e switch
-            {
-                FileNotFoundException => "Cifar10DataNotFound",
-                DataChecksumException => "Cifar10ChecksumMismatch",
-                DataFormatException => "Cifar10DataInvalid",
-                DataDownloadException => "Cifar10DownloadFailed",
-                OperationCanceledException => "Cifar10LoadStopped",
-                _ => "Cifar10LoadFailed",
-            };
-            sink.WriteError(Errors.From(e, id, _p.Path ?? (object)_p.Subset));
-            return;
-        }
-
+            var options = BuildOptions(post);
+            post(s => s.WriteVerbose($"Loading CIFAR-10 {options.Subset} from '{Cifar10Files.ResolveDirectory(options.Directory)}'" +
+                $"{(options.AllowDownload ? " (downloading when missing)" : "")}."));
+            return _load(options, cancellation);
+        });
+        if (data is null) return;
         sink.WriteVerbose($"Loaded {data.Description} from '{data.Source}'.");
-        if (!_p.AsImage)
-        {
-            sink.WriteObject(data);
-            return;
-        }
-        for (int i = 0; i < data.Count; i++)
-        {
-            if ((i & 255) == 0 && cancellation.IsCancellationRequested) return;
-            sink.WriteObject(ImageRecord.FromDataset(data, i, null));
-        }
+        DataSetLoading.Emit(sink, data, _p.AsImage, random: null, cancellation);
     }
 }

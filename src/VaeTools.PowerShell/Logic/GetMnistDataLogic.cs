@@ -50,17 +50,7 @@ public sealed class GetMnistDataLogic
             AllowDownload = !_p.NoDownload,
             EnableDownloadHint = "Leave out -NoDownload",
         };
-        if (post is not null)
-        {
-            options.Download = new MnistDownloadOptions
-            {
-                Log = message => post(s => s.WriteVerbose(message)),
-                Progress = (file, done, total) => post(s => s.WriteProgress(new ProgressReport(10, $"Downloading {file}",
-                    total is long t and > 0 ? $"{done / 1024} of {t / 1024} KB" : $"{done / 1024} KB",
-                    total is long t2 and > 0 ? (int)Math.Clamp(100 * done / t2, 0, 100) : 0,
-                    Completed: total is long t3 && done >= t3))),
-            };
-        }
+        if (post is not null) options.Download = DataSetLoading.WithProgress(new MnistDownloadOptions(), post);
         return options;
     }
 
@@ -73,50 +63,17 @@ public sealed class GetMnistDataLogic
                 new ArgumentException($"-Path '{given}' is a file; give the folder that holds the four IDX files (raw or .gz).", "Path")));
             return;
         }
-        MnistDataset data;
-        try
+        var data = DataSetLoading.Load(sink, "Mnist", _p.Path ?? (object)_p.Subset, post =>
         {
-            data = PipelineThread.Run(sink, post =>
-            {
-                var options = BuildOptions(post);
-                post(s => s.WriteVerbose($"Loading {MnistFiles.DisplayName(options.Variant)} {options.Subset} from " +
-                    $"'{MnistLocator.ResolveDirectory(options.Variant, options.Directory)}'{(options.AllowDownload ? " (downloading when missing)" : "")}."));
-                return _load(options, cancellation);
-            });
-        }
-        catch (CommandException e)
-        {
-            sink.WriteError(e.Error);
-            return;
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            string id = e switch
-            {
-                FileNotFoundException => "MnistDataNotFound",
-                DataChecksumException => "MnistChecksumMismatch",
-                DataFormatException => "MnistDataInvalid",
-                MnistDownloadException => "MnistDownloadFailed",
-                OperationCanceledException => "MnistLoadStopped",
-                _ => "MnistLoadFailed",
-            };
-            if (e is ArgumentOutOfRangeException && _p.Count is int count)
-                e = new ArgumentOutOfRangeException($"-Count {count}: {Errors.InPowerShellTerms(e).Message}", e);
-            sink.WriteError(Errors.From(e, id, _p.Path ?? (object)_p.Subset));
-            return;
-        }
-
+            var options = BuildOptions(post);
+            post(s => s.WriteVerbose($"Loading {MnistFiles.DisplayName(options.Variant)} {options.Subset} from " +
+                $"'{MnistLocator.ResolveDirectory(options.Variant, options.Directory)}'{(options.AllowDownload ? " (downloading when missing)" : "")}."));
+            return _load(options, cancellation);
+        }, explain: e => e is ArgumentOutOfRangeException && _p.Count is int count
+            ? new ArgumentOutOfRangeException($"-Count {count}: {Errors.InPowerShellTerms(e).Message}", e)
+            : e);
+        if (data is null) return;
         sink.WriteVerbose($"Loaded {data.Description}.");
-        if (!_p.AsImage)
-        {
-            sink.WriteObject(data);
-            return;
-        }
-        var random = new RandomSource(_p.Seed ?? (ulong)Random.Shared.NextInt64());
-        for (int i = 0; i < data.Count; i++)
-        {
-            if ((i & 255) == 0 && cancellation.IsCancellationRequested) return;
-            sink.WriteObject(ImageRecord.FromDataset(data, i, random));
-        }
+        DataSetLoading.Emit(sink, data, _p.AsImage, new RandomSource(_p.Seed ?? (ulong)Random.Shared.NextInt64()), cancellation);
     }
 }

@@ -82,6 +82,19 @@ public static class Preconditions
     }
 
     /// <summary>
+    /// Latent codes of <paramref name="cols"/> values each fit the model's latent width; otherwise WidthMismatch,
+    /// InvalidArgument, targeting <paramref name="target"/>. <paramref name="description"/> names the parameter and
+    /// what was given ("-Latent tensor [4 x 5]").
+    /// </summary>
+    public static void RequireLatentWidth(VaeModel model, int cols, object target, string description)
+    {
+        int p = model.Config.LatentDim;
+        if (cols == p) return;
+        throw Fail(WidthMismatch, ErrorKind.InvalidArgument, target, new ShapeMismatchException(
+            $"{description} holds codes of {cols} values, but the model ({model.Config}) has {p} latent dimensions: expected [N x {p}]."));
+    }
+
+    /// <summary>
     /// The model (-Model) has an encoder; otherwise DecoderOnlyModel, InvalidOperation, targeting the model.
     /// <paramref name="so"/> says what cannot be done without one ("it cannot encode images").
     /// </summary>

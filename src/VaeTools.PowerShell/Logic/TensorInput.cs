@@ -115,10 +115,7 @@ public static class TensorInput
     /// <exception cref="CommandException">WidthMismatch or InvalidTensorDevice naming <paramref name="parameter"/>.</exception>
     public static void CheckCodes(LatentInput codes, VaeModel model, string parameter)
     {
-        int p = model.Config.LatentDim;
-        if (codes.Cols != p)
-            throw Fail("WidthMismatch", codes, new ShapeMismatchException(
-                $"{codes.Description} holds codes of {codes.Cols} values, but the model ({model.Config}) has {p} latent dimensions: expected [N x {p}]."));
+        Preconditions.RequireLatentWidth(model, codes.Cols, codes, codes.Description);
         if (codes.Torch is not null && model.Engine == EngineLogic.Torch) CheckDevice(codes.Device!, model.Device, parameter);
     }
 
