@@ -14,7 +14,7 @@ public enum PixelFormat
 /// <summary>
 /// An 8-bit picture in memory: <see cref="Height"/> rows of <see cref="Width"/> pixels, row-major,
 /// channels interleaved, no row padding. <see cref="Pixels"/> is [Height x Width x Channels] bytes.
-/// This is what <see cref="PngEncoder"/> writes and the tests' PNG decoder returns and
+/// This is what <see cref="PngEncoder"/> writes, <see cref="PngDecoder"/> returns and
 /// <see cref="ImageGrid"/> builds.
 /// </summary>
 public sealed class PixelImage

@@ -10,6 +10,8 @@ namespace VaeTools.Imaging;
 /// checked; ancillary chunks (gAMA, tEXt, ...) are skipped.
 /// Damaged files raise <see cref="InvalidDataException"/>; valid PNGs in a form this decoder does
 /// not handle (palette, 16-bit, gray+alpha, interlaced) raise <see cref="NotSupportedException"/>.
+/// It ships in the module, although no cmdlet reads PNGs, because the Pester suite checks the built module's pictures
+/// pixel by pixel through it (tests/pester/Cifar.Tests.ps1); the xunit tests use it too.
 /// </summary>
 public static class PngDecoder
 {
