@@ -78,5 +78,8 @@ public sealed class TorchBackend : IModelBackend
         }
     }
 
+    public ITrainingStep CreateTrainingStep(VaeModel model, TrainingOptions options, VaeTools.Engine.RandomSource root) =>
+        new TorchTrainingStep(model, this, options, root);
+
     public void Dispose() => Module.Dispose();
 }

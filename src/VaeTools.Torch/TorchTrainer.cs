@@ -1,51 +1,61 @@
-using System.Diagnostics;
 using TorchSharp;
+using TorchSharp.Modules;
 using VaeTools.Data;
 using VaeTools.Engine;
 using VaeTools.Model;
 using static TorchSharp.torch;
+using ManagedTensor = VaeTools.Engine.Tensor;
 using Tensor = TorchSharp.torch.Tensor;
+using Parameter = TorchSharp.Modules.Parameter;
 
 namespace VaeTools.Torch;
 
 /// <summary>
-/// Trains a model on the Torch engine: the same epochs, shuffling (the same random streams as the managed trainer),
-/// beta warm-up, divergence check, cancellation and checkpoint files as <see cref="VaeTrainer"/>, with a step that runs
-/// <see cref="VaeMath{T}"/> on the module, libtorch's autograd and torch.optim. Each step runs in a dispose scope, so no
-/// native memory is kept from one step to the next. At every epoch's end the weights are copied into the model's managed
-/// parameters; a cancelled or diverged run puts the module back to them (the last completed epoch).
+/// The Torch engine's training step (<see cref="ITrainingStep"/>), driven by <see cref="VaeTrainer"/>'s loop like the
+/// managed one: <see cref="VaeMath{T}"/> on the module, libtorch's autograd and torch.optim. Each step and each evaluation
+/// batch runs in a dispose scope, so no native memory is kept from one step to the next; the snapshot (weights and
+/// torch.optim's state) lives in tensors allocated once. The random streams are the managed step's first share's (noise,
+/// data), so the same seed draws the same noise on both engines. At every epoch's end the weights are copied into the
+/// model's managed parameters, which files, analysis and the managed engine read.
 /// </summary>
-public sealed class TorchTrainer : IDisposable
+public sealed class TorchTrainingStep : ITrainingStep
 {
+    private readonly VaeModel _model;
     private readonly TorchBackend _backend;
-    private readonly RandomSource _shuffleRandom, _evalRandom, _noiseRandom, _dataRandom;
+    private readonly TrainingOptions _options;
+    private readonly RandomSource _noiseRandom, _dataRandom;
     private readonly optim.Optimizer _optimizer;
     private readonly TorchOps _ops;
+    private readonly string[] _names;          // the module's parameters in torch.optim's order, by their model-file names
+    private readonly Parameter[] _parameters;
+    private readonly Tensor[] _weightSnapshot, _stateSnapshot;
+    private long _steps, _snapshotSteps;
+    private double _beta;
     private float[] _x = Array.Empty<float>();
-    private long _stepsDone;
+    private int _xRows;
 
-    public TorchTrainer(VaeModel model, TrainingOptions options)
+    internal TorchTrainingStep(VaeModel model, TorchBackend backend, TrainingOptions options, RandomSource root)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        _backend = model.Backend as TorchBackend
-            ?? throw new InvalidOperationException($"The model runs on the {model.Engine} engine; TorchTrainer trains Torch models (New-Vae -Engine Torch, or ConvertTo-Vae -Engine Torch).");
-        Model = model;
-        Options = options;
-        // The managed trainer's streams in the same order: shuffle, evaluation, then (its replica 0's) noise and data.
-        var root = new RandomSource(options.Seed ?? model.Config.Seed);
-        _shuffleRandom = root.Split();
-        _evalRandom = root.Split();
+        _model = model;
+        _backend = backend;
+        _options = options;
         _noiseRandom = root.Split();
         _dataRandom = root.Split();
-        _optimizer = CreateOptimizer(options.Optimizer, _backend.Module, options.LearningRate);
-        _ops = new TorchOps(_backend.Module, _noiseRandom);
-        CurrentBeta = model.Config.Beta; // until a warm-up sets it, as the managed trainer's graph
+        var named = backend.Module.named_parameters().ToArray();
+        _names = named.Select(p => p.name).ToArray();
+        _parameters = named.Select(p => p.parameter).ToArray();
+        _optimizer = CreateOptimizer(options.Optimizer, backend.Module, options.LearningRate);
+        _ops = new TorchOps(backend.Module, _noiseRandom);
+        _beta = model.Config.Beta;
+        torch.set_num_threads(options.Threads);
+        backend.Module.train();
+        using (no_grad())
+        using (NewDisposeScope()) // the detached views; the clones leave the scope and live until Dispose
+        {
+            _weightSnapshot = _parameters.Select(p => p.detach().clone().DetachFromDisposeScope()).ToArray();
+            _stateSnapshot = TorchState().Select(s => s.Value.detach().clone().DetachFromDisposeScope()).ToArray();
+        }
     }
-
-    public VaeModel Model { get; }
-    public TrainingOptions Options { get; }
 
     /// <summary>torch.optim with the managed optimisers' semantics and defaults (Adam 0.9/0.999/1e-8, plain SGD, Adagrad eps 1e-10).</summary>
     public static optim.Optimizer CreateOptimizer(OptimizerKind kind, TorchVaeModule module, float learningRate) => kind switch
@@ -56,79 +66,52 @@ public sealed class TorchTrainer : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown optimiser."),
     };
 
-    /// <summary>The beta in force now: the model's Beta, ramped linearly from 0 over the warm-up.</summary>
-    public double CurrentBeta { get; private set; }
+    public OptimizerKind Optimizer => _options.Optimizer;
+    public float LearningRate => _options.LearningRate;
+    public long StepCount => _steps;
+    public IReadOnlyList<RandomSource> Streams => new[] { _noiseRandom, _dataRandom };
 
-    public TrainingResult Train(IDataset train, IDataset? validation = null, Action<TrainingProgress>? progress = null, CancellationToken cancellation = default)
+    public void SetBeta(double beta) => _beta = beta;
+
+    /// <summary>
+    /// torch.optim's state tensors (the live ones), named as the managed optimisers name theirs: Adam's exp_avg and
+    /// exp_avg_sq, Adagrad's sum. Plain SGD keeps none (its momentum buffer is never made).
+    /// </summary>
+    private IEnumerable<(string Name, Tensor Value)> TorchState()
     {
-        ArgumentNullException.ThrowIfNull(train);
-        Model.CheckInputWidth(train.Features, $"The training data ({train.Description})");
-        if (validation is not null) Model.CheckInputWidth(validation.Features, $"The validation data ({validation.Description})");
-        if (train.Count == 0) throw new ArgumentException($"The training data ({train.Description}) has no images.", nameof(train));
-        torch.set_num_threads(Options.Threads);
-
-        int n = train.Count, batchSize = Math.Min(Options.BatchSize, n);
-        int batches = (n + batchSize - 1) / batchSize;
-        var order = new int[n];
-        var records = new List<EpochRecord>();
-        int firstEpoch = Model.History.Count + 1;
-        _backend.Module.train();
-        for (int e = 0; e < Options.Epochs; e++)
+        var states = ((OptimizerHelper)_optimizer).state_dict().State;
+        for (int i = 0; i < states.Count; i++)
         {
-            int epoch = firstEpoch + e;
-            var clock = Stopwatch.StartNew();
-            for (int i = 0; i < n; i++) order[i] = i;
-            if (Options.Shuffle) _shuffleRandom.Shuffle(order);
-            double lossSum = 0, recSum = 0, klSum = 0;
-            for (int b = 0; b < batches; b++)
+            switch (states[i])
             {
-                int start = b * batchSize, count = Math.Min(batchSize, n - start);
-                SetBeta(batches);
-                var (loss, rec, kl) = Step(train, order.AsSpan(start, count), epoch, b + 1, batches);
-                lossSum += loss * count; recSum += rec; klSum += kl;
-                _stepsDone++;
-                progress?.Invoke(new TrainingProgress(epoch, firstEpoch + Options.Epochs - 1, b + 1, batches, lossSum / (start + count), null));
-                if (cancellation.IsCancellationRequested)
-                {
-                    _backend.SyncFromModel(Model); // back to the last completed epoch
-                    return new TrainingResult(Model, records, Cancelled: true);
-                }
+                case Adam.State adam:
+                    yield return (_names[i] + ".exp_avg", adam.exp_avg);
+                    yield return (_names[i] + ".exp_avg_sq", adam.exp_avg_sq);
+                    break;
+                case Adagrad.State adagrad:
+                    yield return (_names[i] + ".sum", adagrad.sum);
+                    break;
             }
-            double seconds = clock.Elapsed.TotalSeconds;
-            var record = new EpochRecord
-            {
-                Epoch = epoch, TrainLoss = lossSum / n, TrainReconstruction = -recSum / n, TrainKl = klSum / n, Beta = CurrentBeta, Seconds = seconds,
-            };
-            if (validation is not null)
-            {
-                clock.Restart();
-                var eval = Evaluate(validation, batchSize);
-                record = record with { TestLoss = eval.Loss, TestReconstruction = eval.Reconstruction, TestKl = eval.Kl, TestSeconds = clock.Elapsed.TotalSeconds };
-            }
-            _backend.SyncToModel(Model);
-            Model.AppendHistory(record);
-            records.Add(record);
-            if (Options.CheckpointPath is not null) ModelFile.Save(Model, Options.CheckpointPath);
-            progress?.Invoke(new TrainingProgress(epoch, firstEpoch + Options.Epochs - 1, batches, batches, record.TrainLoss, record));
-            if (cancellation.IsCancellationRequested) return new TrainingResult(Model, records, Cancelled: true);
         }
-        return new TrainingResult(Model, records, Cancelled: false);
     }
 
-    private void SetBeta(int batchesPerEpoch)
+    /// <summary>Sets the per-parameter step count torch.optim keeps (Adam's bias corrections, Adagrad's decay).</summary>
+    private void SetTorchSteps(long steps)
     {
-        double beta = Model.Config.Beta;
-        if (Options.KlWarmupEpochs > 0)
-            beta *= Math.Min(1.0, _stepsDone / ((double)Options.KlWarmupEpochs * batchesPerEpoch));
-        CurrentBeta = beta;
+        foreach (var state in ((OptimizerHelper)_optimizer).state_dict().State)
+        {
+            if (state is Adam.State adam) adam.step = steps;
+            else if (state is Adagrad.State adagrad) adagrad.step = steps;
+        }
     }
 
     /// <summary>Copies the rows into a tensor [count x D] on the module's device (inside the caller's dispose scope).</summary>
     private Tensor Rows(IDataset data, ReadOnlySpan<int> rows, RandomSource random)
     {
-        int d = Model.Config.InputDim, len = rows.Length * d;
+        int d = _model.Config.InputDim, len = rows.Length * d;
         if (_x.Length < len) _x = new float[len];
         data.CopyRows(rows, _x.AsSpan(0, len), random);
+        _xRows = rows.Length;
         var x = empty(rows.Length, d, dtype: float32);
         using (var acc = x.data<float>()) acc.CopyFrom(new ReadOnlySpan<float>(_x, 0, len));
         return _backend.Module.Device.type == DeviceType.CPU ? x : x.to(_backend.Module.Device);
@@ -136,28 +119,26 @@ public sealed class TorchTrainer : IDisposable
 
     private static double SumPerImage(Tensor perRow, int images) => perRow.sum().item<float>() * ((double)images / perRow.numel());
 
-    private (double Loss, double Rec, double Kl) Step(IDataset data, ReadOnlySpan<int> rows, int epoch, int batch, int batches)
+    public (double Loss, double LogLikSum, double KlSum) Step(IDataset data, int[] order, int start, int count)
     {
         using var scope = NewDisposeScope();
-        var x = Rows(data, rows, _dataRandom);
-        var parts = new VaeMath<Tensor>(Model.Config, _ops).Loss(x, Options.Objective, Options.Samples, (float)CurrentBeta);
+        var x = Rows(data, order.AsSpan(start, count), _dataRandom);
+        var parts = new VaeMath<Tensor>(_model.Config, _ops).Loss(x, _options.Objective, _options.Samples, (float)_beta);
         double loss = parts.Loss.item<float>();
-        if (!double.IsFinite(loss)) Diverged(data, rows, epoch, batch, batches, loss);
+        if (!double.IsFinite(loss)) return (loss, 0, 0);
         _optimizer.zero_grad();
         parts.Loss.backward();
         _optimizer.step();
-        double rec = SumPerImage(parts.LogLikelihood, rows.Length);
-        double kl = parts.Kl is null ? 0 : SumPerImage(parts.Kl, rows.Length);
+        _steps++;
+        double rec = SumPerImage(parts.LogLikelihood, count);
+        double kl = parts.Kl is null ? 0 : SumPerImage(parts.Kl, count);
         return (loss, rec, kl);
     }
 
-    /// <summary>The loss and its parts on <paramref name="data"/> without training (z sampled, as in training).</summary>
-    public VaeTrainer.Evaluation Evaluate(IDataset data, int batchSize = 0)
+    public VaeTrainer.Evaluation Evaluate(IDataset data, int batchSize, RandomSource random)
     {
-        Model.CheckInputWidth(data.Features, $"The data ({data.Description})");
-        if (batchSize <= 0) batchSize = Options.BatchSize;
         var saved = _ops.Random;
-        _ops.Random = _evalRandom;
+        _ops.Random = random;
         try
         {
             using var _ = no_grad();
@@ -169,34 +150,105 @@ public sealed class TorchTrainer : IDisposable
                 int count = Math.Min(batchSize, n - start);
                 for (int i = 0; i < count; i++) rows[i] = start + i;
                 using var scope = NewDisposeScope();
-                var x = Rows(data, rows.AsSpan(0, count), _evalRandom);
-                var parts = new VaeMath<Tensor>(Model.Config, _ops).Loss(x, Options.Objective, Options.Samples, (float)CurrentBeta);
+                var x = Rows(data, rows.AsSpan(0, count), random);
+                var parts = new VaeMath<Tensor>(_model.Config, _ops).Loss(x, _options.Objective, _options.Samples, (float)_beta);
                 loss += parts.Loss.item<float>() * (double)count;
                 rec += SumPerImage(parts.LogLikelihood, count);
                 if (parts.Kl is not null) kl += SumPerImage(parts.Kl, count);
             }
             return new VaeTrainer.Evaluation(loss / n, -rec / n, kl / n, n);
         }
-        finally { _ops.Random = saved; }
+        finally
+        {
+            _ops.Random = saved;
+            _xRows = 0; // the evaluation's rows are not a step's
+        }
     }
 
-    private void Diverged(IDataset data, ReadOnlySpan<int> rows, int epoch, int batch, int batches, double loss)
+    public void TakeSnapshot()
     {
-        _backend.SyncFromModel(Model);
-        int d = Model.Config.InputDim;
-        for (int r = 0; r < rows.Length; r++)
+        using var _ = no_grad();
+        for (int i = 0; i < _parameters.Length; i++) _weightSnapshot[i].copy_(_parameters[i]);
+        int k = 0;
+        foreach (var (_, t) in TorchState()) _stateSnapshot[k++].copy_(t);
+        _snapshotSteps = _steps;
+    }
+
+    public void RestoreSnapshot()
+    {
+        using (no_grad())
+        {
+            for (int i = 0; i < _parameters.Length; i++) _parameters[i].copy_(_weightSnapshot[i]);
+            int k = 0;
+            foreach (var (_, t) in TorchState()) t.copy_(_stateSnapshot[k++]);
+        }
+        _steps = _snapshotSteps;
+        SetTorchSteps(_steps);
+        _backend.SyncToModel(_model); // the model's managed copy is the snapshot too
+    }
+
+    public IEnumerable<(string Name, ManagedTensor Value)> ReadOptimizerState()
+    {
+        var result = new List<(string, ManagedTensor)>();
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        if (_options.Optimizer == OptimizerKind.Sgd)
+        {
+            // The managed SGD's (unused without momentum) buffer, so both engines' checkpoints hold the same names.
+            foreach (var name in _names)
+            {
+                var (rows, cols) = _model.FileShape(name);
+                result.Add((name + ".momentum_buffer", new ManagedTensor(rows, cols)));
+            }
+            return result;
+        }
+        foreach (var (name, t) in TorchState())
+        {
+            var (rows, cols) = _model.FileShape(ParameterOf(name));
+            var values = new float[rows * cols];
+            using (var data = t.detach().cpu().contiguous().data<float>()) data.CopyTo(values);
+            result.Add((name, new ManagedTensor(rows, cols, values)));
+        }
+        return result;
+    }
+
+    public void WriteOptimizerState(IReadOnlyDictionary<string, ManagedTensor> state, long steps)
+    {
+        using (no_grad())
+        using (NewDisposeScope())
+        {
+            foreach (var (name, t) in TorchState())
+            {
+                var saved = state[name];
+                using var values = tensor(saved.ToArray(), t.shape, dtype: float32);
+                t.copy_(values);
+            }
+        }
+        _steps = steps;
+        SetTorchSteps(steps);
+    }
+
+    /// <summary>The parameter a state tensor ("PARAMETER.exp_avg") belongs to.</summary>
+    private string ParameterOf(string stateName) => _names.Single(n => stateName.StartsWith(n + ".", StringComparison.Ordinal));
+
+    public (int Row, int Column, float Value)? FindNonFiniteInput()
+    {
+        int d = _model.Config.InputDim;
+        for (int r = 0; r < _xRows; r++)
         for (int c = 0; c < d; c++)
         {
             float v = _x[r * d + c];
-            if (!float.IsFinite(v))
-                throw new TrainingDivergedException(
-                    $"The training data ({data.Description}) contains {v} at image {rows[r]}, pixel {c} (epoch {epoch}, batch {batch} of {batches}). " +
-                    "The model was left as it was after the last completed epoch.", epoch, batch);
+            if (!float.IsFinite(v)) return (r, c, v);
         }
-        throw new TrainingDivergedException(
-            $"The loss became {loss} in epoch {epoch}, batch {batch} of {batches}. The model was left as it was after the last completed epoch. " +
-            "Try a smaller learning rate (e.g. 1e-4) or a different seed.", epoch, batch);
+        return null;
     }
 
-    public void Dispose() => _optimizer.Dispose();
+    public void EpochCompleted() => _backend.SyncToModel(_model);
+
+    public void Dispose()
+    {
+        foreach (var t in _weightSnapshot) t.Dispose();
+        foreach (var t in _stateSnapshot) t.Dispose();
+        _optimizer.Dispose();
+    }
 }

@@ -95,13 +95,10 @@ static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved, bool tor
         Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Seed = o.Seed, Threads = o.Threads,
     };
     if (torchEngine) VaeTools.Torch.TorchBackend.Attach(model);
-    using var managedTrainer = torchEngine ? null : new VaeTrainer(model, training);
-    using var torchTrainer = torchEngine ? new VaeTools.Torch.TorchTrainer(model, training) : null;
+    using var trainer = new VaeTrainer(model, training); // the model's engine's step: managed, or the Torch module
     var profile = o.Profile && !torchEngine ? new OpProfile() : null;
-    if (managedTrainer is not null) managedTrainer.Profile = profile;
-    Func<IDataset, IDataset, Action<TrainingProgress>, TrainingResult> train1 = managedTrainer is not null
-        ? (a, b, c) => managedTrainer.Train(a, b, c)
-        : (a, b, c) => torchTrainer!.Train(a, b, c);
+    if (profile is not null) trainer.Profile = profile;
+    Func<IDataset, IDataset, Action<TrainingProgress>, TrainingResult> train1 = (a, b, c) => trainer.Train(a, b, c);
     var seconds = new List<double>();
     var rssPerEpoch = new JsonArray();
     var liveTensorsPerEpoch = new JsonArray();

@@ -129,6 +129,34 @@ Describe 'Training, encoding, sampling and export with -Engine Torch' {
     }
 }
 
+Describe 'Checkpoints and -Resume with -Engine Torch' {
+    It '-CheckpointPath writes torch.optim''s state, and -Resume -UntilEpoch continues it in place as the uninterrupted run' {
+        $ckpt = Join-Path $work 'torch-run.safetensors'
+        $common = @{ Data = $toy; BatchSize = 50; LearningRate = 1e-2; Seed = 3; ThrottleLimit = 1 }
+        $null = $toy | New-Vae -LatentDim 1 -HiddenDim 8 -Likelihood GaussianPerDimensionVariance -Engine Torch -Seed 7 |
+            Invoke-VaeTraining @common -UntilEpoch 1 -CheckpointPath $ckpt
+        $ckpt | Should -Exist
+        $saved = [VaeTools.Model.ModelFile]::LoadWithCheckpoint($ckpt)
+        $saved.Item2.Steps | Should -Be 4
+        @($saved.Item2.OptimizerState.Keys) | Should -Contain 'decoder.output.weight.exp_avg_sq'
+
+        $vae = $toy | New-Vae -LatentDim 1 -HiddenDim 8 -Likelihood GaussianPerDimensionVariance -Engine Torch -Seed 7
+        $out = $vae | Invoke-VaeTraining @common -UntilEpoch 3 -CheckpointPath $ckpt -Resume
+        $vae.Engine | Should -Be 'Torch'
+        $vae.History.Epoch | Should -Be @(1, 2, 3)        # in place: the piped object itself was resumed and trained
+        $out.History.Count | Should -Be 3
+        (Import-Vae $ckpt).History.Count | Should -Be 3
+
+        $straight = $toy | New-Vae -LatentDim 1 -HiddenDim 8 -Likelihood GaussianPerDimensionVariance -Engine Torch -Seed 7 |
+            Invoke-VaeTraining @common -Epochs 3
+        foreach ($name in $vae.Parameters.Name) {
+            $a = $vae.ReadParameter($name).ToArray()
+            $b = $straight.ReadParameter($name).ToArray()
+            for ($i = 0; $i -lt $a.Length; $i++) { [math]::Abs($a[$i] - $b[$i]) | Should -BeLessOrEqual 1e-5 -Because "$name[$i]" }
+        }
+    }
+}
+
 Describe 'ConvertTo-Vae' {
     It 'has help with examples' {
         $help = Get-Help ConvertTo-Vae -Full

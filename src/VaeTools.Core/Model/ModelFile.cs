@@ -5,7 +5,12 @@ using VaeTools.Engine;
 
 namespace VaeTools.Model;
 
-/// <summary>Optimiser and random-stream state saved with a checkpoint so that training can resume exactly.</summary>
+/// <summary>
+/// Optimiser and random-stream state saved with a checkpoint so that training can resume exactly. The same for both
+/// engines: <see cref="OptimizerState"/> is named as the managed optimisers name their state ("PARAMETER.exp_avg", ...) and
+/// each tensor is in its parameter's file layout ([out x in] for weights, [1 x out] for biases), so a checkpoint written on
+/// one engine resumes on the other.
+/// </summary>
 public sealed record TrainingCheckpoint(
     OptimizerKind Optimizer,
     float LearningRate,
@@ -17,7 +22,8 @@ public sealed record TrainingCheckpoint(
 /// The one place models are written and read. A model file is a safetensors file: every parameter
 /// under its name (PyTorch's [out x in] layout, so Python opens it as is), and in __metadata__ the
 /// format tag, the configuration (JSON) and the training history (JSON). A checkpoint adds the
-/// optimiser's state tensors ("optimizer.NAME") and random states. Writes are atomic.
+/// optimiser's state tensors ("optimizer.NAME", each in its parameter's layout and shape, as torch.optim holds them) and
+/// random states. Writes are atomic.
 /// </summary>
 public static class ModelFile
 {
@@ -77,8 +83,13 @@ public static class ModelFile
         if (model.BatchHistory.Count > 0) metadata["batch_history"] = JsonSerializer.Serialize(model.BatchHistory, VaeConfig.JsonOptions);
         if (checkpoint is not null)
         {
-            foreach (var (name, value) in checkpoint.OptimizerState) tensors.Add(SafeTensor.FromTensor(OptimizerPrefix + name, value));
-            metadata["optimizer"] = JsonSerializer.Serialize(new OptimizerInfo(checkpoint.Optimizer, checkpoint.LearningRate, checkpoint.Steps), VaeConfig.JsonOptions);
+            foreach (var (name, value) in checkpoint.OptimizerState)
+            {
+                var t = SafeTensor.FromTensor(OptimizerPrefix + name, value);
+                // A bias's state is 1-D like the bias (torch.optim's exp_avg of a [out] bias is [out]).
+                tensors.Add(OwnerOf(model, name)?.Name.EndsWith(".bias", StringComparison.Ordinal) == true ? t with { Shape = new[] { t.Data.Length } } : t);
+            }
+            metadata["optimizer"] = JsonSerializer.Serialize(new OptimizerInfo(checkpoint.Optimizer, checkpoint.LearningRate, checkpoint.Steps, FileLayout), VaeConfig.JsonOptions);
             metadata["random_state"] = JsonSerializer.Serialize(checkpoint.RandomStates.Select(s => s.Select(w => w.ToString(CultureInfo.InvariantCulture)).ToArray()));
         }
         return (tensors, metadata);
@@ -146,6 +157,11 @@ public static class ModelFile
                 var info = JsonSerializer.Deserialize<OptimizerInfo>(optimizerJson, VaeConfig.JsonOptions) ?? throw new JsonException("empty");
                 var state = content.Tensors.Where(t => t.Name.StartsWith(OptimizerPrefix, StringComparison.Ordinal))
                     .ToDictionary(t => t.Name[OptimizerPrefix.Length..], t => t.ToTensor());
+                // Checkpoints written before the layout was recorded hold the state of input-major weights as the managed
+                // engine held it, [in x out]: turn it into the file layout.
+                if (info.Layout != FileLayout)
+                    foreach (var name in state.Keys.ToArray())
+                        if (OwnerOf(model, name) is { InputMajor: true }) state[name] = state[name].Transpose();
                 var random = content.Metadata.TryGetValue("random_state", out var rj)
                     ? (JsonSerializer.Deserialize<string[][]>(rj) ?? Array.Empty<string[]>()).Select(s => s.Select(w => ulong.Parse(w, CultureInfo.InvariantCulture)).ToArray()).ToArray()
                     : Array.Empty<ulong[]>();
@@ -164,5 +180,12 @@ public static class ModelFile
         (shape.Length == 1 && t.Rows == 1 && shape[0] == t.Cols) ||
         (shape.Length == 0 && t.Length == 1);
 
-    private sealed record OptimizerInfo(OptimizerKind Kind, float LearningRate, long Steps);
+    /// <summary>The parameter an optimiser state tensor ("PARAMETER.exp_avg") belongs to, or null.</summary>
+    private static Parameter? OwnerOf(VaeModel model, string stateName) =>
+        model.Parameters.FirstOrDefault(p => stateName.StartsWith(p.Name + ".", StringComparison.Ordinal));
+
+    /// <summary>The optimiser metadata's "layout" of checkpoints whose state tensors are in the parameters' file layout.</summary>
+    private const string FileLayout = "file";
+
+    private sealed record OptimizerInfo(OptimizerKind Kind, float LearningRate, long Steps, string? Layout = null);
 }

@@ -47,6 +47,11 @@ public interface IModelBackend : IDisposable
     void SyncToModel(VaeModel model);
     /// <summary>Copies the model's managed parameters into the backend's weights.</summary>
     void SyncFromModel(VaeModel model);
+    /// <summary>
+    /// This engine's training step for <paramref name="model"/> (driven by <see cref="VaeTrainer"/>); its random streams
+    /// are split from <paramref name="root"/> after the loop's.
+    /// </summary>
+    ITrainingStep CreateTrainingStep(VaeModel model, TrainingOptions options, RandomSource root);
 }
 
 /// <summary>

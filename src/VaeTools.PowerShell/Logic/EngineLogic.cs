@@ -7,7 +7,8 @@ namespace VaeTools.PowerShell.Logic;
 /// <summary>
 /// -Engine Managed|Torch and -Device cpu|cuda|cuda:N (New-Vae, Import-Vae, ConvertTo-Vae). -Device cuda implies Torch.
 /// Nothing here touches TorchSharp: the Torch engine is reached through <see cref="TorchBridge"/>, whose methods are
-/// compiled (and VaeTools.Torch and TorchSharp loaded) only when a Torch model is made or trained.
+/// compiled (and VaeTools.Torch and TorchSharp loaded) only when a Torch model is made. A Torch model trains through
+/// its backend's training step (<see cref="IModelBackend.CreateTrainingStep"/>), so training needs no bridge.
 /// </summary>
 public static class EngineLogic
 {
@@ -74,13 +75,6 @@ internal static class TorchBridge
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static void Detach(VaeModel model) => VaeTools.Torch.TorchBackend.Detach(model);
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public static TrainingResult Train(VaeModel model, TrainingOptions options, IDataset data, IDataset? validation, Action<TrainingProgress> progress, CancellationToken cancellation)
-    {
-        using var trainer = new VaeTools.Torch.TorchTrainer(model, options);
-        return trainer.Train(data, validation, progress, cancellation);
-    }
 
     // Tensors (TensorInput, -AsTensor): every TorchSharp value crosses as object, so no caller's signature names a TorchSharp type.
 

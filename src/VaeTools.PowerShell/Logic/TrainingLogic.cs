@@ -240,12 +240,6 @@ public sealed class TrainingLogic
                     new ArgumentException($"'{path}' is a model file without optimiser state (written by Export-Vae, not by -CheckpointPath), so training cannot resume from it exactly. Use Import-Vae and train it instead.", "CheckpointPath")));
                 return false;
             }
-            if (model.Engine == EngineLogic.Torch)
-            {
-                sink.WriteError(new CommandError("ResumeNotSupportedOnTorch", ErrorKind.InvalidOperation, path,
-                    new InvalidOperationException($"-Resume continues a managed-engine checkpoint exactly (optimiser and random state); the model given runs on the Torch engine, whose checkpoints hold the weights only. Resume on the managed engine (ConvertTo-Vae -Engine Managed), or train the Torch model from Import-Vae '{path}' -Engine Torch.")));
-                return false;
-            }
             // In place: the piped model becomes the checkpoint's, so $m | Invoke-VaeTraining -Resume trains $m itself.
             model.LoadStateFrom(saved);
             checkpoint = state;
@@ -316,13 +310,9 @@ public sealed class TrainingLogic
         if (signals is not null) OnSignalsRegistered?.Invoke(signals);
         try
         {
-            if (model.Engine == EngineLogic.Torch)
-                result = TorchBridge.Train(model, options, data, _p.ValidationData, OnProgress, signals?.Token ?? hookStop.Token);
-            else
-            {
-                using var trainer = new VaeTrainer(model, options, checkpoint);
-                result = trainer.Train(data, _p.ValidationData, OnProgress, signals?.Token ?? hookStop.Token);
-            }
+            // Either engine: the loop is VaeTrainer's, the step the model's engine's (a checkpoint resumes on either).
+            using var trainer = new VaeTrainer(model, options, checkpoint);
+            result = trainer.Train(data, _p.ValidationData, OnProgress, signals?.Token ?? hookStop.Token);
         }
         catch (TrainingDivergedException e)
         {

@@ -204,7 +204,7 @@ public class CrossEngineTests
             var before = model.Parameters.ToDictionary(p => p.Name, p => model.ReadParameter(p.Name).ToArray());
             // Two steps each, so that the optimisers' state (moments, sums) is used too.
             var opt = VaeTools.Engine.Optimizer.Create(kind, model.Parameters, lr);
-            var torchOpt = TorchTrainer.CreateOptimizer(kind, backend.Module, lr);
+            var torchOpt = TorchTrainingStep.CreateOptimizer(kind, backend.Module, lr);
             for (int step = 0; step < 2; step++)
             {
                 Managed(model, Objective.Elbo, 1, x, (ulong)(20 + step));

@@ -340,7 +340,7 @@ public class TensorPipelineTests
         var model = TorchModel(Small);
         try
         {
-            using var trainer = new TorchTrainer(model, new TrainingOptions { Epochs = 3, BatchSize = 20, Threads = 1, Seed = 1 });
+            using var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 3, BatchSize = 20, Threads = 1, Seed = 1 });
             var counts = new List<long>();
             trainer.Train(data, null, p => { if (p.CompletedEpoch is null) counts.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount); }, CancellationToken.None);
             Assert.Equal(45, counts.Count); // 15 steps an epoch, 3 epochs: one count after every step

@@ -25,7 +25,7 @@ public class TorchTrainingTests
         var model = TorchModel(new VaeConfig { Seed = 1 }); // 784-400-20, ReLU, Bernoulli
         try
         {
-            using var trainer = new TorchTrainer(model, new TrainingOptions { Epochs = 2, BatchSize = 128, Seed = 1, Threads = 2 });
+            using var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 2, BatchSize = 128, Seed = 1, Threads = 2 });
             double untrained = trainer.Evaluate(test).Loss;
             var result = trainer.Train(train, test);
             Assert.InRange(untrained, 450, 650);
@@ -49,9 +49,10 @@ public class TorchTrainingTests
         try
         {
             var options = new TrainingOptions { Epochs = 1, BatchSize = 100, Seed = 9, Threads = 1, Objective = objective, Samples = samples };
-            using var trainer = new TorchTrainer(model, options);
+            using var trainer = new VaeTrainer(model, options);
             trainer.Train(data);
-            double torchLoss = new TorchTrainer(model, options).Evaluate(data).Loss;
+            double torchLoss;
+            using (var evaluator = new VaeTrainer(model, options)) torchLoss = evaluator.Evaluate(data).Loss;
             ModelFile.Save(model, path);
 
             var managed = ModelFile.Load(path);
@@ -64,7 +65,8 @@ public class TorchTrainingTests
             // And back: the managed model's file imported onto the Torch engine.
             var again = ModelFile.Load(path);
             TorchBackend.Attach(again);
-            double againLoss = new TorchTrainer(again, options).Evaluate(data).Loss;
+            double againLoss;
+            using (var evaluator = new VaeTrainer(again, options)) againLoss = evaluator.Evaluate(data).Loss;
             Assert.True(Math.Abs(againLoss - managedLoss) <= 1e-4 * Math.Abs(managedLoss), $"Torch again {againLoss}, managed {managedLoss}.");
             TorchBackend.Detach(again);
         }
@@ -84,7 +86,7 @@ public class TorchTrainingTests
         {
             using var cts = new CancellationTokenSource();
             float[]? afterEpoch1 = null;
-            using var trainer = new TorchTrainer(model, new TrainingOptions { Epochs = 3, BatchSize = 50, Threads = 1 });
+            using var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 3, BatchSize = 50, Threads = 1 });
             var result = trainer.Train(data, progress: p =>
             {
                 if (p.CompletedEpoch is { Epoch: 1 }) afterEpoch1 = model.ReadParameter("decoder.output.weight").ToArray();
@@ -108,7 +110,7 @@ public class TorchTrainingTests
         var model = TorchModel(new VaeConfig { HiddenDims = new[] { 128 }, LatentDim = 8, Seed = 5 });
         try
         {
-            using var trainer = new TorchTrainer(model, new TrainingOptions { Epochs = 1, BatchSize = 50, Threads = 1 });
+            using var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 1, BatchSize = 50, Threads = 1 });
             trainer.Train(data); // warm-up: optimiser state, allocator pools
             long liveBefore = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
             long rssBefore = Rss();
