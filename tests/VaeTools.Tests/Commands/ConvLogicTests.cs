@@ -23,7 +23,7 @@ public class ConvLogicTests
     }
 
     [Fact]
-    public void AConvModel_TakesItsImageShapeFromTheDataSet_WithTheDefaultLayers()
+    public void A_conv_model_takes_its_image_shape_from_the_data_set_with_the_default_layers()
     {
         var sink = Run(new NewVaeParameters { Architecture = "conv", LatentDim = 8, Seed = 1 }, Colour(2));
         Assert.Empty(sink.Errors);
@@ -39,7 +39,7 @@ public class ConvLogicTests
     }
 
     [Fact]
-    public void ChannelsAndKernel_AreTaken_AndMnistNeedsNoDataSet()
+    public void Channels_and_kernel_are_taken_and_mnist_needs_no_data_set()
     {
         var model = Run(new NewVaeParameters { Architecture = "Conv", ConvChannels = new[] { 8, 16, 24 }, KernelSize = 3, LatentDim = 2, Seed = 1 }).Single<VaeModel>();
         Assert.Equal(new[] { 8, 16, 24 }, model.Config.ConvChannels);
@@ -50,7 +50,7 @@ public class ConvLogicTests
     }
 
     [Fact]
-    public void HiddenWidths_WithConv_AreRefusedNamingTheParameter()
+    public void Hidden_widths_with_conv_are_refused_naming_the_parameter()
     {
         var sink = Run(new NewVaeParameters { Architecture = "Conv", HiddenDim = new[] { 400 }, Seed = 1 });
         Assert.Empty(sink.Output);
@@ -62,7 +62,7 @@ public class ConvLogicTests
     }
 
     [Fact]
-    public void AConvModel_WithoutAnImageShape_IsRefusedSayingWhatItNeeds()
+    public void A_conv_model_without_an_image_shape_is_refused_saying_what_it_needs()
     {
         var sink = Run(new NewVaeParameters { Architecture = "Conv", InputDim = 100, Seed = 1 });
         var e = Assert.Single(sink.Errors);
@@ -74,7 +74,7 @@ public class ConvLogicTests
     }
 
     [Fact]
-    public void ConvSettings_OnAnMlp_Warn_ThatTheyDoNothing()
+    public void Conv_settings_on_an_mlp_warn_that_they_do_nothing()
     {
         var sink = Run(new NewVaeParameters { ConvChannels = new[] { 8 }, Seed = 1 });
         Assert.Single(sink.Output);

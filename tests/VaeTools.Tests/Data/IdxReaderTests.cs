@@ -5,7 +5,7 @@ namespace VaeTools.Tests.Data;
 public class IdxReaderTests
 {
     [Fact]
-    public void ReadsRawImagesAndLabels()
+    public void Reads_raw_images_and_labels()
     {
         using var dir = new TempDir();
         string images = dir.Write("imgs", SyntheticIdx.Images(3, 2, 4));
@@ -19,7 +19,7 @@ public class IdxReaderTests
     }
 
     [Fact]
-    public void DetectsGzipByMagicNotByName()
+    public void Detects_gzip_by_magic_not_by_name()
     {
         using var dir = new TempDir();
         // Compressed content under a name without .gz, and raw content under a name with .gz.
@@ -32,7 +32,7 @@ public class IdxReaderTests
     }
 
     [Fact]
-    public void WrongMagicNamesFileExpectedAndFound()
+    public void Wrong_magic_names_file_expected_and_found()
     {
         using var dir = new TempDir();
         string labelsAsImages = dir.Write("actually-labels", SyntheticIdx.Labels(4));
@@ -50,7 +50,7 @@ public class IdxReaderTests
     }
 
     [Fact]
-    public void TruncatedDataIsAnErrorWithExpectedAndActualLength()
+    public void Truncated_data_is_an_error_with_expected_and_actual_length()
     {
         using var dir = new TempDir();
         byte[] full = SyntheticIdx.Images(3, 2, 4); // 16 + 24 = 40 bytes
@@ -63,7 +63,7 @@ public class IdxReaderTests
     }
 
     [Fact]
-    public void TruncatedHeaderIsAnError()
+    public void Truncated_header_is_an_error()
     {
         using var dir = new TempDir();
         string path = dir.Write("tiny-labels", SyntheticIdx.Labels(2)[..6]);
@@ -74,7 +74,7 @@ public class IdxReaderTests
     }
 
     [Fact]
-    public void TrailingBytesAreAnError()
+    public void Trailing_bytes_are_an_error()
     {
         using var dir = new TempDir();
         byte[] labels = SyntheticIdx.Labels(4).Concat(new byte[] { 9, 9, 9 }).ToArray();
@@ -86,7 +86,7 @@ public class IdxReaderTests
     }
 
     [Fact]
-    public void ZeroImageDimensionIsAnError()
+    public void Zero_image_dimension_is_an_error()
     {
         var e = Assert.Throws<DataFormatException>(() => IdxReader.ParseImages(SyntheticIdx.Images(2, 0, 5), "zero-rows"));
         Assert.Contains("zero-rows", e.Message);
@@ -94,7 +94,7 @@ public class IdxReaderTests
     }
 
     [Fact]
-    public void NegativeDimensionIsAnError()
+    public void Negative_dimension_is_an_error()
     {
         var e = Assert.Throws<DataFormatException>(() => IdxReader.ParseLabels(SyntheticIdx.Labels(-1), "neg"));
         Assert.Contains("neg", e.Message);
@@ -102,7 +102,7 @@ public class IdxReaderTests
     }
 
     [Fact]
-    public void CorruptGzipIsAnErrorNamingTheFile()
+    public void Corrupt_gzip_is_an_error_naming_the_file()
     {
         using var dir = new TempDir();
         byte[] gz = SyntheticIdx.Gzip(SyntheticIdx.Images(50, 10, 10));
@@ -115,7 +115,7 @@ public class IdxReaderTests
     }
 
     [Fact]
-    public void TruncatedGzipIsAnErrorNamingTheFile()
+    public void Truncated_gzip_is_an_error_naming_the_file()
     {
         using var dir = new TempDir();
         byte[] gz = SyntheticIdx.Gzip(SyntheticIdx.Images(50, 10, 10));
@@ -127,7 +127,7 @@ public class IdxReaderTests
     }
 
     [Fact]
-    public void Sha256MismatchNamesFileAndBothHashes()
+    public void Sha256_mismatch_names_file_and_both_hashes()
     {
         byte[] data = SyntheticIdx.Labels(3);
         string actual = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(data)).ToLowerInvariant();

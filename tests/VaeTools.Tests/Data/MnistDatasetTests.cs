@@ -28,7 +28,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void TrainingSetHasPublishedCountsAndLabelHistogram()
+    public void Training_set_has_published_counts_and_label_histogram()
     {
         var train = Load(MnistSubset.Train);
         Assert.Equal(60000, train.Count);
@@ -46,7 +46,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void TestSetHasPublishedCountsAndLabelHistogram()
+    public void Test_set_has_published_counts_and_label_histogram()
     {
         var test = Load(MnistSubset.Test);
         Assert.Equal(10000, test.Count);
@@ -58,7 +58,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void CopyRowsGivesPixelOver255()
+    public void Copy_rows_gives_pixel_over_255()
     {
         var test = Load(MnistSubset.Test);
         byte[] raw = MnistTestData.RawBytes(MnistFiles.TestImages);
@@ -71,7 +71,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void PixelRangeAndMeanMatchTheWellKnownValues()
+    public void Pixel_range_and_mean_match_the_well_known_values()
     {
         var t = Load(MnistSubset.Train).ToTensor();
         Assert.Equal("[60000 x 784]", t.Shape);
@@ -91,7 +91,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void ClassFilterKeepsOnlyThoseClassesInFileOrder()
+    public void Class_filter_keeps_only_those_classes_in_file_order()
     {
         var train = Load(MnistSubset.Train, classes: new[] { 9, 0, 4, 1, 4 });
         Assert.Equal(new[] { 0, 1, 4, 9 }, train.Classes);
@@ -109,7 +109,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void CountLimitIsAppliedAfterTheFilter()
+    public void Count_limit_is_applied_after_the_filter()
     {
         var some = Load(MnistSubset.Test, classes: new[] { 3 }, count: 25);
         Assert.Equal(25, some.Count);
@@ -124,7 +124,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void InvalidOptionsAreRejected()
+    public void Invalid_options_are_rejected()
     {
         var e1 = Assert.Throws<ArgumentOutOfRangeException>(() => Load(MnistSubset.Test, classes: new[] { 1, 10 }));
         Assert.Contains("got 10", e1.Message);
@@ -136,7 +136,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void ThresholdBinarizationIsZeroOrOneByTheStrictHalfRule()
+    public void Threshold_binarization_is_zero_or_one_by_the_strict_half_rule()
     {
         var bin = Load(MnistSubset.Test, count: 500, binarization: MnistBinarization.Threshold);
         var t = bin.ToTensor();
@@ -154,7 +154,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void SampledBinarizationIsFreshBernoulliWithThePixelMean()
+    public void Sampled_binarization_is_fresh_bernoulli_with_the_pixel_mean()
     {
         var grey = Load(MnistSubset.Test, count: 2000);
         var sampled = grey.WithBinarization(MnistBinarization.Sample);
@@ -183,7 +183,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void CopyRowsChecksItsArguments()
+    public void Copy_rows_checks_its_arguments()
     {
         var test = Load(MnistSubset.Test, count: 10);
         var small = new float[784];
@@ -193,7 +193,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void LoadsGzipCopiesAndVerifiesTheDecompressedBytes()
+    public void Loads_gzip_copies_and_verifies_the_decompressed_bytes()
     {
         using var dir = new TempDir();
         foreach (var name in new[] { MnistFiles.TestImages, MnistFiles.TestLabels })
@@ -204,7 +204,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void ChecksumMismatchIsNeverUsed()
+    public void Checksum_mismatch_is_never_used()
     {
         using var dir = new TempDir();
         dir.Write(MnistFiles.TestImages, MnistTestData.RawBytes(MnistFiles.TestImages));
@@ -220,7 +220,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void TrailingGarbageInARealFileIsAnError()
+    public void Trailing_garbage_in_a_real_file_is_an_error()
     {
         using var dir = new TempDir();
         dir.Write(MnistFiles.TestImages, MnistTestData.RawBytes(MnistFiles.TestImages));
@@ -231,7 +231,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void CorruptGzipOfARealFileIsAnError()
+    public void Corrupt_gzip_of_a_real_file_is_an_error()
     {
         using var dir = new TempDir();
         dir.Write(MnistFiles.TestImages, MnistTestData.RawBytes(MnistFiles.TestImages));
@@ -243,7 +243,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void LabelCountMustMatchImageCount()
+    public void Label_count_must_match_image_count()
     {
         var images = IdxReader.ParseImages(SyntheticIdx.Images(4, 28, 28), "four-images");
         var labels = IdxReader.ParseLabels(SyntheticIdx.Labels(3), "three-labels");
@@ -255,7 +255,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void LabelsOutside0To9AreRejected()
+    public void Labels_outside_0_to_9_are_rejected()
     {
         var images = IdxReader.ParseImages(SyntheticIdx.Images(3, 2, 2), "imgs");
         var e = Assert.Throws<DataFormatException>(() => MnistDataset.Create(images, new byte[] { 1, 12, 3 }, labelsSource: "bad-labels"));
@@ -264,7 +264,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void MissingFilesWithoutDownloadSayHowToSupplyThem()
+    public void Missing_files_without_download_say_how_to_supply_them()
     {
         using var dir = new TempDir();
         var e = Assert.Throws<FileNotFoundException>(() => MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Directory = dir.Path }));
@@ -276,7 +276,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public async Task PresentFilesNeverTriggerTheDownloader()
+    public async Task Present_files_never_trigger_the_downloader()
     {
         // Download allowed and pointed at a local server that counts requests: with the files present it must stay idle.
         using var server = new LocalHttpServer((path, hit) => LocalHttpServer.Reply.Status(500));
@@ -293,7 +293,7 @@ public class MnistDatasetTests
     }
 
     [Fact]
-    public void FashionMnistLoadsWithItsOwnChecksums()
+    public void Fashion_mnist_loads_with_its_own_checksums()
     {
         var options = new MnistLoadOptions { Variant = MnistVariant.Fashion, Subset = MnistSubset.Test, Directory = MnistTestData.Fashion };
         var fashion = MnistDataset.Load(options);

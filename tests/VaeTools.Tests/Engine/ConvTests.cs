@@ -116,7 +116,7 @@ public class ConvTests
 
     [Theory]
     [MemberData(nameof(Geometries))]
-    public void Conv2d_Forward_MatchesADirectFloat64Convolution(int batch, int cin, int h, int w, int cout, int k, int s, int p)
+    public void Conv2d_forward_matches_a_direct_float64_convolution(int batch, int cin, int h, int w, int cout, int k, int s, int p)
     {
         var g = new ConvGeometry(cin, h, w, cout, k, s, p);
         var x = Random(batch * g.InFeatures, 1);
@@ -129,7 +129,7 @@ public class ConvTests
 
     [Theory]
     [MemberData(nameof(Geometries))]
-    public void ConvTranspose2d_Forward_MatchesADirectFloat64Convolution(int batch, int cin, int h, int w, int cout, int k, int s, int p)
+    public void ConvTranspose2d_forward_matches_a_direct_float64_convolution(int batch, int cin, int h, int w, int cout, int k, int s, int p)
     {
         for (int op = 0; op < s; op++)
         {
@@ -144,7 +144,7 @@ public class ConvTests
     }
 
     [Fact]
-    public void TheVaeShapes_MnistAndCifar_HalveAndDoubleTheImage()
+    public void The_vae_shapes_mnist_and_cifar_halve_and_double_the_image()
     {
         // 28 -> 14 -> 7 and back; 32 -> 16 -> 8 and back (kernel 4, stride 2, padding 1).
         Assert.Equal(14, new ConvGeometry(1, 28, 28, 32, 4, 2, 1).ConvOutHeight);
@@ -159,7 +159,7 @@ public class ConvTests
 
     [Theory]
     [MemberData(nameof(Geometries))]
-    public void Conv2d_Gradients_MatchFiniteDifferences(int batch, int cin, int h, int w, int cout, int k, int s, int p)
+    public void Conv2d_gradients_match_finite_differences(int batch, int cin, int h, int w, int cout, int k, int s, int p)
     {
         var g = new ConvGeometry(cin, h, w, cout, k, s, p);
         GradientCheckTests.Check((graph, x) => graph.Conv2d(x[0], x[1], x[2], g),
@@ -169,7 +169,7 @@ public class ConvTests
 
     [Theory]
     [MemberData(nameof(Geometries))]
-    public void ConvTranspose2d_Gradients_MatchFiniteDifferences(int batch, int cin, int h, int w, int cout, int k, int s, int p)
+    public void ConvTranspose2d_gradients_match_finite_differences(int batch, int cin, int h, int w, int cout, int k, int s, int p)
     {
         var g = new ConvGeometry(cin, h, w, cout, k, s, p, OutputPadding: s - 1);
         GradientCheckTests.Check((graph, x) => graph.ConvTranspose2d(x[0], x[1], x[2], g),
@@ -178,7 +178,7 @@ public class ConvTests
     }
 
     [Fact]
-    public void Conv2d_Gradients_ThroughANonlinearityAndASecondConv_MatchFiniteDifferences()
+    public void Conv2d_gradients_through_a_nonlinearity_and_a_second_conv_match_finite_differences()
     {
         // Two stacked layers: the first conv's input gradient arrives from a conv, through tanh, not from the loss.
         var g1 = new ConvGeometry(2, 6, 6, 3, 4, 2, 1);
@@ -200,7 +200,7 @@ public class ConvTests
 
     [Theory]
     [MemberData(nameof(Geometries))]
-    public void ConvTranspose2d_IsTheAdjointOfConv2d_WithTheSameWeights(int batch, int cin, int h, int w, int cout, int k, int s, int p)
+    public void ConvTranspose2d_is_the_adjoint_of_Conv2d_with_the_same_weights(int batch, int cin, int h, int w, int cout, int k, int s, int p)
     {
         // <y, conv(x)> = <convT(y), x> for every x and y, with zero biases and one weight tensor:
         // conv's [Cout x Cin*k*k] is convT's [Cin' x Cout'*k*k] with Cin' = Cout, Cout' = Cin.
@@ -222,7 +222,7 @@ public class ConvTests
     // ---- threads, allocation, errors ----
 
     [Fact]
-    public void ForwardAndBackward_AreBitwiseTheSameOnOneAndTwoThreads()
+    public void Forward_and_backward_are_bitwise_the_same_on_one_and_two_threads()
     {
         // A batch large enough that the patch copies and the GEMMs split over the pool.
         var g1 = new ConvGeometry(3, 16, 16, 16, 4, 2, 1);
@@ -253,7 +253,7 @@ public class ConvTests
     }
 
     [Fact]
-    public void ForwardAndBackward_AllocateNothingAfterWarmUp()
+    public void Forward_and_backward_allocate_nothing_after_warm_up()
     {
         var g1 = new ConvGeometry(1, 28, 28, 8, 4, 2, 1);
         var g2 = Inverse(g1);
@@ -286,7 +286,7 @@ public class ConvTests
     }
 
     [Fact]
-    public void WrongShapes_AreRefusedWithMessagesThatNameThem()
+    public void Wrong_shapes_are_refused_with_messages_that_name_them()
     {
         var graph = new Graph();
         var g = new ConvGeometry(2, 5, 5, 3, 3, 1, 1);
@@ -314,7 +314,7 @@ public class ConvTests
     [InlineData(false, 1, 5, 5, 3, 3, 2, 1, 1, "OutputPadding")]
     [InlineData(true, 1, 5, 5, 3, 3, 2, 1, 2, "OutputPadding")]
     [InlineData(true, 1, 1, 1, 3, 1, 1, 1, 0, "Padding")]
-    public void BadGeometries_AreRefusedNamingTheValue(bool transposed, int cin, int h, int w, int cout, int k, int s, int p, int op, string name)
+    public void Bad_geometries_are_refused_naming_the_value(bool transposed, int cin, int h, int w, int cout, int k, int s, int p, int op, string name)
     {
         var g = new ConvGeometry(cin, h, w, cout, k, s, p, op);
         var e = Assert.ThrowsAny<ArgumentException>(() => g.Validate(transposed));
@@ -345,7 +345,7 @@ public class ConvTests
 
     [PythonTheory("torch")]
     [MemberData(nameof(Geometries))]
-    public void BothOps_AgreeWithTorchNnFunctional(int batch, int cin, int h, int w, int cout, int k, int s, int p)
+    public void Both_ops_agree_with_torch_nn_functional(int batch, int cin, int h, int w, int cout, int k, int s, int p)
     {
         string dir = Path.Combine(Path.GetTempPath(), "vaetools-conv-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);

@@ -6,7 +6,7 @@ namespace VaeTools.Tests.Engine;
 public class FastMathTests
 {
     [Fact]
-    public void ExpNonPositive_IsWithinAFewUlpsOfDoubleExp_AndNeverSubnormal()
+    public void Exp_non_positive_is_within_a_few_ulps_of_double_exp_and_never_subnormal()
     {
         for (double x = -100; x <= 0; x += 0.00731)
         {
@@ -23,7 +23,7 @@ public class FastMathTests
     private static long UlpDistance(float a, float b) => Math.Abs((long)BitConverter.SingleToInt32Bits(a) - BitConverter.SingleToInt32Bits(b));
 
     [Fact]
-    public void Exp_OverTheWholeRange_IsWithinTwoUlpsOfTheCorrectlyRoundedValue_VectorAndScalarAlike()
+    public void Exp_over_the_whole_range_is_within_two_ulps_of_the_correctly_rounded_value_vector_and_scalar_alike()
     {
         // -104 .. 89 covers results that round to 0, subnormal results, normal ones and overflow to +inf.
         var xs = new List<float>();
@@ -45,7 +45,7 @@ public class FastMathTests
     }
 
     [Fact]
-    public void Exp_KeepsTheSpecialValues()
+    public void Exp_keeps_the_special_values()
     {
         var x = new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f };
         var x16 = Enumerable.Repeat(x, 4).SelectMany(v => v).ToArray(); // 16: all in the vector path
@@ -65,7 +65,7 @@ public class FastMathTests
     }
 
     [Fact]
-    public void Softplus_MatchesFloat64_FromVeryNegativeToVeryPositive_VectorAndScalarAlike()
+    public void Softplus_matches_float64_from_very_negative_to_very_positive_vector_and_scalar_alike()
     {
         var x = new List<float>();
         for (double v = -120; v <= 120; v += 0.0377) x.Add((float)v);
@@ -87,7 +87,7 @@ public class FastMathTests
     }
 
     [Fact]
-    public void Log1pUnit_IsAccurateOverTheUnitInterval_IncludingTinyArguments()
+    public void Log1p_unit_is_accurate_over_the_unit_interval_including_tiny_arguments()
     {
         foreach (double e in Enumerable.Range(0, 2001).Select(i => i / 2000.0).Concat(new[] { 1e-30, 1e-20, 1e-10, 1e-7, 3e-5 }))
         {
@@ -99,7 +99,7 @@ public class FastMathTests
     }
 
     [Fact]
-    public void BernoulliRow_AtVeryNegativeLogits_MatchesFloat64_AndStoresNoSubnormalSigmoid()
+    public void Bernoulli_row_at_very_negative_logits_matches_float64_and_stores_no_subnormal_sigmoid()
     {
         // Late in a long training, background pixels' logits fall below -43 (where the log1p series' s^2 would be
         // subnormal) and below -69 (where the stored sigmoid would make a subnormal gradient).
@@ -127,7 +127,7 @@ public class FastMathTests
     }
 
     [Fact]
-    public void BernoulliRow_VectorAndScalarTailAgreeWithFloat64()
+    public void Bernoulli_row_vector_and_scalar_tail_agree_with_float64()
     {
         var rng = new RandomSource(3);
         const int n = 16 * 5 + 7; // both the vector body and the scalar tail

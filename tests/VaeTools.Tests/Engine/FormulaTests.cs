@@ -16,7 +16,7 @@ public class FormulaTests
     private static double Softplus(double x) => Math.Max(x, 0) + Math.Log(1 + Math.Exp(-Math.Abs(x)));
 
     [Fact]
-    public void BernoulliLogLikelihood_MatchesNaiveDoubleFormula()
+    public void Bernoulli_log_likelihood_matches_naive_double_formula()
     {
         var rng = new RandomSource(1);
         var logits = new Tensor(4, 30);
@@ -39,7 +39,7 @@ public class FormulaTests
     }
 
     [Fact]
-    public void BernoulliLogLikelihood_IsFiniteAndExactForHugeLogits()
+    public void Bernoulli_log_likelihood_is_finite_and_exact_for_huge_logits()
     {
         // A clamped sigmoid would give log(0) or a wrong constant here; the fused form is exact.
         var logits = Tensor.FromRows(new[] { new[] { 200f, -200f, 60f, -60f } });
@@ -53,7 +53,7 @@ public class FormulaTests
     }
 
     [Fact]
-    public void GaussianLogDensity_MatchesDoubleFormulaForEachVarianceShape()
+    public void Gaussian_log_density_matches_double_formula_for_each_variance_shape()
     {
         var rng = new RandomSource(2);
         var x = new Tensor(3, 7);
@@ -82,7 +82,7 @@ public class FormulaTests
     }
 
     [Fact]
-    public void KlDiagonalGaussian_MatchesClosedFormAndMonteCarlo()
+    public void Kl_diagonal_gaussian_matches_closed_form_and_monte_carlo()
     {
         float[] m1 = { 0.3f, -1.2f, 2f }, v1 = { -0.5f, 0.4f, 0f }, m2 = { -0.2f, 0.5f, 2.5f }, v2 = { 0.7f, -0.3f, 0.2f };
         var (g, n) = Inputs(Row(m1), Row(v1), Row(m2), Row(v2));
@@ -109,7 +109,7 @@ public class FormulaTests
     }
 
     [Fact]
-    public void KlStandardNormal_EqualsGeneralKlAgainstZeroMeanUnitVariance()
+    public void Kl_standard_normal_equals_general_kl_against_zero_mean_unit_variance()
     {
         float[] mu = { 0.3f, -1.2f, 2f, 0f }, v = { -0.5f, 0.4f, 0f, -3f };
         var (g, n) = Inputs(Row(mu), Row(v), Row(new float[4]), Row(new float[4]));
@@ -124,7 +124,7 @@ public class FormulaTests
     }
 
     [Fact]
-    public void LogSumExp_IsStableForLargeAndNegativeInfiniteValues()
+    public void Log_sum_exp_is_stable_for_large_and_negative_infinite_values()
     {
         var (g, n) = Inputs(Tensor.FromRows(new[] { new[] { 1000f, 1000f }, new[] { -1000f, -1001f }, new[] { float.NegativeInfinity, 0f } }));
         var y = g.LogSumExp(n[0], Axis.Columns);
@@ -135,7 +135,7 @@ public class FormulaTests
     }
 
     [Fact]
-    public void ShapeMismatch_NamesBothShapes()
+    public void Shape_mismatch_names_both_shapes()
     {
         var g = new Graph();
         var x = g.Input("x", 5);

@@ -7,7 +7,7 @@ namespace VaeTools.Tests.Engine;
 [Collection(TestHooksCollection.Name)] // forces code paths through TestHooks
 public class GemmTests
 {
-    // The paths this CPU runs; the others are not tested here (see Vector512Path_IsTheDefaultWhereTheCpuHasAvx512).
+    // The paths this CPU runs; the others are not tested here (see Vector512_path_is_the_default_where_the_cpu_has_avx512).
     private static readonly GemmPath[] Paths =
         new[] { GemmPath.Vector512, GemmPath.Vector256, GemmPath.Scalar }.Where(Gemm.IsSupported).ToArray();
 
@@ -62,10 +62,10 @@ public class GemmTests
     }
 
     [Fact]
-    public void ScalarPath_IsAlwaysSupported() => Assert.True(Gemm.IsSupported(GemmPath.Scalar));
+    public void Scalar_path_is_always_supported() => Assert.True(Gemm.IsSupported(GemmPath.Scalar));
 
     [Avx512Fact]
-    public void Vector512Path_IsTheDefaultWhereTheCpuHasAvx512()
+    public void Vector512_path_is_the_default_where_the_cpu_has_avx512()
     {
         Assert.Contains(GemmPath.Vector512, Paths);
         Assert.Equal(GemmPath.Vector512, Gemm.ActivePath);
@@ -73,7 +73,7 @@ public class GemmTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Multiply_MatchesFloat64Reference(string pathName, int m, int n, int k, bool transA, bool transB)
+    public void Multiply_matches_float64_reference(string pathName, int m, int n, int k, bool transA, bool transB)
     {
         var path = Enum.Parse<GemmPath>(pathName);
         var rng = new RandomSource((ulong)(m * 1_000_003 + n * 1009 + k * 7 + (transA ? 1 : 0) + (transB ? 2 : 0)));
@@ -135,7 +135,7 @@ public class GemmTests
 
     [Theory]
     [MemberData(nameof(DeterminismCases))]
-    public void Multiply_IsBitwiseIdenticalForAnyThreadCount(string pathName, int m, int n, int k, bool transA, bool transB)
+    public void Multiply_is_bitwise_identical_for_any_thread_count(string pathName, int m, int n, int k, bool transA, bool transB)
     {
         var path = Enum.Parse<GemmPath>(pathName);
         var rng = new RandomSource(42);
@@ -164,7 +164,7 @@ public class GemmTests
     [InlineData(96, 20, 400, false, false)]
     [InlineData(128, 20, 400, false, true)]
     [InlineData(33, 45, 70, true, false)]
-    public void Multiply_ReadingOperandsInPlaceOrPacked_GivesTheSameBits(int m, int n, int k, bool transA, bool transB)
+    public void Multiply_reading_operands_in_place_or_packed_gives_the_same_bits(int m, int n, int k, bool transA, bool transB)
     {
         var rng = new RandomSource(7);
         int lda = (transA ? m : k) + 1, ldb = (transB ? k : n) + 2;
@@ -184,7 +184,7 @@ public class GemmTests
     }
 
     [Fact]
-    public void Multiply_KZero_ClearsC_OrLeavesItWhenAccumulating()
+    public void Multiply_k_zero_clears_c_or_leaves_it_when_accumulating()
     {
         float[] c = { 1, 2, 99, 3, 4 }; // 2 x 2 with ldc = 3; c[2] is padding
         Gemm.Multiply(false, false, 2, 2, 0, ReadOnlySpan<float>.Empty, 1, ReadOnlySpan<float>.Empty, 2, c, 3, accumulate: true);
@@ -195,7 +195,7 @@ public class GemmTests
     }
 
     [Fact]
-    public void Multiply_SmallKnownProduct()
+    public void Multiply_small_known_product()
     {
         // [1 2; 3 4] * [5 6; 7 8] = [19 22; 43 50], worked by hand.
         float[] a = { 1, 2, 3, 4 }, b = { 5, 6, 7, 8 }, c = new float[4];
@@ -210,7 +210,7 @@ public class GemmTests
     }
 
     [Fact]
-    public void Multiply_AllocatesNothingAfterWarmUp()
+    public void Multiply_allocates_nothing_after_warm_up()
     {
         var rng = new RandomSource(3);
         float[] a = Random(rng, 128 * 784), w = Random(rng, 400 * 784), c = new float[128 * 400];
@@ -226,7 +226,7 @@ public class GemmTests
     }
 
     [Fact]
-    public void Multiply_RejectsNegativeDimensions()
+    public void Multiply_rejects_negative_dimensions()
     {
         float[] x = new float[16];
         Assert.Equal("m", Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Multiply(false, false, -1, 2, 2, x, 2, x, 2, new float[4], 2, false)).ParamName);
@@ -235,7 +235,7 @@ public class GemmTests
     }
 
     [Fact]
-    public void Multiply_RejectsTooSmallLeadingDimensions_NamingTheValue()
+    public void Multiply_rejects_too_small_leading_dimensions_naming_the_value()
     {
         float[] a = new float[100], b = new float[100], c = new float[100];
         // A is 3 x 4 (m x k): lda must be >= 4; with transA it is 4 x 3: lda >= 3.
@@ -256,7 +256,7 @@ public class GemmTests
     }
 
     [Fact]
-    public void Multiply_RejectsTooShortSpans_NamingTheLengths()
+    public void Multiply_rejects_too_short_spans_naming_the_lengths()
     {
         float[] big = new float[100];
         // A 3 x 4 with lda 6 needs (3-1)*6 + 4 = 16 values.
@@ -277,7 +277,7 @@ public class GemmTests
     }
 
     [Fact]
-    public void Multiply_RejectsOutputOverlappingAnInput()
+    public void Multiply_rejects_output_overlapping_an_input()
     {
         float[] buffer = new float[64];
         var e = Assert.Throws<ArgumentException>(() =>
@@ -286,7 +286,7 @@ public class GemmTests
     }
 
     [Fact]
-    public void Multiply_EmptyOutput_IsANoOp()
+    public void Multiply_empty_output_is_a_no_op()
     {
         float[] c = { 7f };
         Gemm.Multiply(false, false, 0, 5, 3, ReadOnlySpan<float>.Empty, 3, new float[15], 5, c, 5, false);

@@ -80,7 +80,7 @@ public class GradientCheckTests
     private static readonly Spec Small = new(3, 4);
 
     [Fact]
-    public void BackwardTwice_GivesTheSameGradients_NotTheirSum()
+    public void Backward_twice_gives_the_same_gradients_not_their_sum()
     {
         // Backward marks gradients pending instead of clearing them: the first writer of each pass overwrites.
         var rng = new RandomSource(4);
@@ -106,34 +106,34 @@ public class GradientCheckTests
     [InlineData(true, false)]
     [InlineData(false, true)]
     [InlineData(true, true)]
-    public void MatMul(bool ta, bool tb) =>
+    public void MatMul_gradient_matches_finite_differences(bool ta, bool tb) =>
         Check((g, x) => g.MatMul(x[0], x[1], ta, tb),
             new[] { ta ? new Spec(5, 3) : new Spec(3, 5), tb ? new Spec(4, 5) : new Spec(5, 4) });
 
     [Fact]
-    public void Linear() => Check((g, x) => g.Linear(x[0], x[1], x[2]), new[] { new Spec(3, 5), new Spec(4, 5), new Spec(1, 4) });
+    public void Linear_gradient_matches_finite_differences() => Check((g, x) => g.Linear(x[0], x[1], x[2]), new[] { new Spec(3, 5), new Spec(4, 5), new Spec(1, 4) });
 
     [Theory]
     [InlineData(0f, true)]     // dense: goes through the GEMM
     [InlineData(0.85f, true)]  // sparse like MNIST: skips the zeros
     [InlineData(0.85f, false)] // sparse input, but a layer that does not look for zeros
-    public void InputMajorLinear(float zeroFraction, bool skipZeros) =>
+    public void InputMajorLinear_gradient_matches_finite_differences(float zeroFraction, bool skipZeros) =>
         Check((g, x) => g.InputMajorLinear(x[0], x[1], x[2], skipZeros),
             new[] { new Spec(6, 40, ZeroFraction: zeroFraction), new Spec(40, 21), new Spec(1, 21) });
 
-    [Fact] public void Relu() => Check((g, x) => g.Relu(x[0]), new[] { Small });
-    [Fact] public void LeakyRelu() => Check((g, x) => g.LeakyRelu(x[0], 0.2f), new[] { Small });
-    [Fact] public void Tanh() => Check((g, x) => g.Tanh(x[0]), new[] { Small });
-    [Fact] public void Elu() => Check((g, x) => g.Elu(x[0], 0.7f), new[] { Small });
-    [Fact] public void Softplus() => Check((g, x) => g.Softplus(x[0]), new[] { new Spec(3, 4, 0.1f, 6f) });
-    [Fact] public void Sigmoid() => Check((g, x) => g.Sigmoid(x[0]), new[] { new Spec(3, 4, 0.1f, 4f) });
-    [Fact] public void Exp() => Check((g, x) => g.Exp(x[0]), new[] { Small });
-    [Fact] public void Log() => Check((g, x) => g.Log(x[0]), new[] { new Spec(3, 4, 0.2f, 3f, Positive: true) });
-    [Fact] public void Scale() => Check((g, x) => g.Scale(x[0], -2.5f), new[] { Small });
-    [Fact] public void AddScalar() => Check((g, x) => g.AddScalar(x[0], 0.75f), new[] { Small });
-    [Fact] public void Square() => Check((g, x) => g.Square(x[0]), new[] { Small });
-    [Fact] public void Abs() => Check((g, x) => g.Abs(x[0]), new[] { Small });
-    [Fact] public void Negate() => Check((g, x) => g.Negate(x[0]), new[] { Small });
+    [Fact] public void Relu_gradient_matches_finite_differences() => Check((g, x) => g.Relu(x[0]), new[] { Small });
+    [Fact] public void LeakyRelu_gradient_matches_finite_differences() => Check((g, x) => g.LeakyRelu(x[0], 0.2f), new[] { Small });
+    [Fact] public void Tanh_gradient_matches_finite_differences() => Check((g, x) => g.Tanh(x[0]), new[] { Small });
+    [Fact] public void Elu_gradient_matches_finite_differences() => Check((g, x) => g.Elu(x[0], 0.7f), new[] { Small });
+    [Fact] public void Softplus_gradient_matches_finite_differences() => Check((g, x) => g.Softplus(x[0]), new[] { new Spec(3, 4, 0.1f, 6f) });
+    [Fact] public void Sigmoid_gradient_matches_finite_differences() => Check((g, x) => g.Sigmoid(x[0]), new[] { new Spec(3, 4, 0.1f, 4f) });
+    [Fact] public void Exp_gradient_matches_finite_differences() => Check((g, x) => g.Exp(x[0]), new[] { Small });
+    [Fact] public void Log_gradient_matches_finite_differences() => Check((g, x) => g.Log(x[0]), new[] { new Spec(3, 4, 0.2f, 3f, Positive: true) });
+    [Fact] public void Scale_gradient_matches_finite_differences() => Check((g, x) => g.Scale(x[0], -2.5f), new[] { Small });
+    [Fact] public void AddScalar_gradient_matches_finite_differences() => Check((g, x) => g.AddScalar(x[0], 0.75f), new[] { Small });
+    [Fact] public void Square_gradient_matches_finite_differences() => Check((g, x) => g.Square(x[0]), new[] { Small });
+    [Fact] public void Abs_gradient_matches_finite_differences() => Check((g, x) => g.Abs(x[0]), new[] { Small });
+    [Fact] public void Negate_gradient_matches_finite_differences() => Check((g, x) => g.Negate(x[0]), new[] { Small });
 
     public static IEnumerable<object[]> BroadcastCases()
     {
@@ -144,7 +144,7 @@ public class GradientCheckTests
 
     [Theory]
     [MemberData(nameof(BroadcastCases))]
-    public void Binary(BinaryKind kind, int bRows, int bCols) =>
+    public void Binary_gradient_matches_finite_differences(BinaryKind kind, int bRows, int bCols) =>
         Check((g, x) => kind switch
         {
             BinaryKind.Add => g.Add(x[0], x[1]),
@@ -160,20 +160,20 @@ public class GradientCheckTests
     [InlineData(Axis.Rows, true)]
     [InlineData(Axis.Columns, true)]
     [InlineData(Axis.All, true)]
-    public void SumAndMean(Axis axis, bool mean) =>
+    public void Sum_and_mean(Axis axis, bool mean) =>
         Check((g, x) => mean ? g.Mean(x[0], axis) : g.Sum(x[0], axis), new[] { Small });
 
     [Theory]
     [InlineData(Axis.Rows)]
     [InlineData(Axis.Columns)]
-    public void LogSumExp(Axis axis) => Check((g, x) => g.LogSumExp(x[0], axis), new[] { new Spec(3, 4, 0.1f, 5f) });
+    public void LogSumExp_gradient_matches_finite_differences(Axis axis) => Check((g, x) => g.LogSumExp(x[0], axis), new[] { new Spec(3, 4, 0.1f, 5f) });
 
-    [Fact] public void ColumnSlice() => Check((g, x) => g.ColumnSlice(x[0], 1, 2), new[] { Small });
-    [Fact] public void RepeatRows() => Check((g, x) => g.RepeatRows(x[0], 3), new[] { Small });
-    [Fact] public void Reshape() => Check((g, x) => g.Reshape(x[0], -1, 2), new[] { Small });
+    [Fact] public void ColumnSlice_gradient_matches_finite_differences() => Check((g, x) => g.ColumnSlice(x[0], 1, 2), new[] { Small });
+    [Fact] public void RepeatRows_gradient_matches_finite_differences() => Check((g, x) => g.RepeatRows(x[0], 3), new[] { Small });
+    [Fact] public void Reshape_gradient_matches_finite_differences() => Check((g, x) => g.Reshape(x[0], -1, 2), new[] { Small });
 
     [Fact]
-    public void BernoulliLogLikelihood_LogitsAndTargets() =>
+    public void Bernoulli_log_likelihood_logits_and_targets() =>
         Check((g, x) => g.BernoulliLogLikelihood(x[0], x[1]),
             new[] { new Spec(3, 5, 0.1f, 6f), new Spec(3, 5, 0.05f, 0.95f, Positive: true) });
 
@@ -181,19 +181,19 @@ public class GradientCheckTests
     [InlineData(3, 5)]
     [InlineData(1, 5)]
     [InlineData(1, 1)]
-    public void GaussianLogDensity(int vRows, int vCols) =>
+    public void GaussianLogDensity_gradient_matches_finite_differences(int vRows, int vCols) =>
         Check((g, x) => g.GaussianLogDensity(x[0], x[1], x[2]),
             new[] { new Spec(3, 5), new Spec(3, 5), new Spec(vRows, vCols, 0.1f, 1f) });
 
     [Fact]
-    public void KlStandardNormal() => Check((g, x) => g.KlStandardNormal(x[0], x[1]), new[] { Small, Small });
+    public void KlStandardNormal_gradient_matches_finite_differences() => Check((g, x) => g.KlStandardNormal(x[0], x[1]), new[] { Small, Small });
 
     [Fact]
-    public void KlDiagonalGaussian() =>
+    public void KlDiagonalGaussian_gradient_matches_finite_differences() =>
         Check((g, x) => g.KlDiagonalGaussian(x[0], x[1], x[2], x[3]), new[] { Small, Small, Small, Small });
 
     [Fact]
-    public void ReparameterisedVaeLoss_WithFixedNoise()
+    public void Reparameterised_vae_loss_with_fixed_noise()
     {
         // A whole tiny VAE step: encoder to (mu, logvar), z = mu + exp(logvar/2) eps, decoder logits,
         // loss = mean(KL - log p(x|z)). Checks the composition, noise included.

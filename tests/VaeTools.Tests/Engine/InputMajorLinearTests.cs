@@ -42,7 +42,7 @@ public class InputMajorLinearTests
     [InlineData(0.3f, true, true, false)]
     [InlineData(0.3f, true, false, false)]
     [InlineData(0.85f, false, true, false)]
-    public void MatchesAFloat64ProductOfTheTranspose_OnEveryPath(float zeros, bool skipZeros, bool tiles, bool expectSparse)
+    public void Matches_a_float64_product_of_the_transpose_on_every_path(float zeros, bool skipZeros, bool tiles, bool expectSparse)
     {
         // Awkward sizes: 37 outputs is neither a multiple of 16 nor of 64.
         var x = Random(19, 130, 1, zeros);
@@ -79,7 +79,7 @@ public class InputMajorLinearTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void SparsePath_IsBitwiseIdenticalForAnyThreadCount(bool tiles)
+    public void Sparse_path_is_bitwise_identical_for_any_thread_count(bool tiles)
     {
         var x = Random(64, 784, 5, 0.8f);
         var wt = Random(784, 400, 6);
@@ -96,7 +96,7 @@ public class InputMajorLinearTests
     }
 
     [Fact]
-    public void WrongWidth_NamesBothShapes()
+    public void Wrong_width_names_both_shapes()
     {
         var g = new Graph();
         var x = g.Input("x", 10);

@@ -18,7 +18,7 @@ public class KernelsTests
 
     [Theory]
     [MemberData(nameof(Lengths))]
-    public void Map_AppliesTheOperationToEveryElement(int n)
+    public void Map_applies_the_operation_to_every_element(int n)
     {
         var a = Random(n, 1);
         var b = Random(n, 2, offset: 3f); // away from 0, for the division
@@ -38,7 +38,7 @@ public class KernelsTests
 
     [Theory]
     [MemberData(nameof(Lengths))]
-    public void MultiplyAdd_AddsTheProducts(int n)
+    public void Multiply_add_adds_the_products(int n)
     {
         var a = Random(n, 3);
         var b = Random(n, 4);
@@ -52,7 +52,7 @@ public class KernelsTests
     }
 
     [Fact]
-    public void Relu_PassesNaNThrough_AndClampsNegatives()
+    public void Relu_passes_NaN_through_and_clamps_negatives()
     {
         var x = Enumerable.Range(0, 20).Select(i => i % 3 == 0 ? float.NaN : i - 10f).ToArray();
         var y = new float[x.Length];
@@ -63,7 +63,7 @@ public class KernelsTests
     }
 
     [Fact]
-    public void MismatchedLengths_AreRefused()
+    public void Mismatched_lengths_are_refused()
     {
         Assert.Throws<ArgumentException>(() => Kernels.Map<Kernels.AddOp>(new float[4], new float[3], new float[4]));
         Assert.Throws<ArgumentException>(() => Kernels.Map<Kernels.AddOp>(new float[4], 1f, new float[3]));

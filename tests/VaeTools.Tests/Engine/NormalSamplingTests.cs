@@ -7,7 +7,7 @@ namespace VaeTools.Tests.Engine;
 public class NormalSamplingTests
 {
     [Fact]
-    public void LogPositive_IsWithinTwoUlpsOfDoubleLog()
+    public void Log_positive_is_within_two_ulps_of_double_log()
     {
         var xs = Enumerable.Range(1, 1 << 12).Select(i => i / 4096f) // the uniforms' range, (0, 1]
             .Concat(new[] { 1f / (1 << 24), 0.70710677f, 0.70710683f, 1e-30f, 3.5f, 1e30f, 1f - 1f / (1 << 24) });
@@ -21,7 +21,7 @@ public class NormalSamplingTests
     }
 
     [Fact]
-    public void SinCosTurns_MatchDoubleSinAndCosOfTwoPiT_InEveryQuadrant()
+    public void Sin_cos_turns_match_double_sin_and_cos_of_two_pi_t_in_every_quadrant()
     {
         for (int i = 0; i < 1 << 16; i++)
         {
@@ -41,7 +41,7 @@ public class NormalSamplingTests
     }
 
     [Fact]
-    public void BoxMuller_VectorBodyAndScalarTail_AgreeWithFloat64()
+    public void Box_muller_vector_body_and_scalar_tail_agree_with_float64()
     {
         var rng = new RandomSource(12);
         const int pairs = 16 * 40 + 5;
@@ -67,7 +67,7 @@ public class NormalSamplingTests
     }
 
     [Fact]
-    public void FillNormal_HasTheMomentsAndTailsOfAStandardNormal_AndIsReproducible()
+    public void Fill_normal_has_the_moments_and_tails_of_a_standard_normal_and_is_reproducible()
     {
         const int n = 2_000_001; // odd, several chunks
         var z = new float[n];

@@ -32,7 +32,7 @@ public class OptimizerTests
     }
 
     [Fact]
-    public void Adam_FollowsTorchOptimAdam()
+    public void Adam_follows_torch_optim_adam()
     {
         var (p, x) = Setup(1);
         var opt = new AdamOptimizer(new[] { p }, learningRate: 0.05f);
@@ -58,7 +58,7 @@ public class OptimizerTests
     }
 
     [Fact]
-    public void Adam_FirstStepMovesEveryParameterByTheLearningRate()
+    public void Adam_first_step_moves_every_parameter_by_the_learning_rate()
     {
         // Bias correction makes the first update lr * g / |g| exactly (up to eps).
         var (p, x) = Setup(2);
@@ -73,7 +73,7 @@ public class OptimizerTests
     [InlineData(0.9f, 0f, false)]
     [InlineData(0.9f, 0.1f, false)]
     [InlineData(0.9f, 0f, true)]
-    public void Sgd_FollowsTorchOptimSgd(float momentum, float dampening, bool nesterov)
+    public void Sgd_follows_torch_optim_sgd(float momentum, float dampening, bool nesterov)
     {
         var (p, x) = Setup(3);
         var opt = new SgdOptimizer(new[] { p }, 0.02f, momentum, dampening, nesterov);
@@ -97,7 +97,7 @@ public class OptimizerTests
     }
 
     [Fact]
-    public void Adagrad_FollowsTorchOptimAdagrad()
+    public void Adagrad_follows_torch_optim_adagrad()
     {
         var (p, x) = Setup(4);
         var opt = new AdagradOptimizer(new[] { p }, 0.1f, learningRateDecay: 0.01f);
@@ -121,7 +121,7 @@ public class OptimizerTests
     [InlineData(OptimizerKind.Adam)]
     [InlineData(OptimizerKind.Sgd)]
     [InlineData(OptimizerKind.Adagrad)]
-    public void ParallelUpdate_IsBitwiseIdenticalToSingleThreaded_AndCoversEveryValue(OptimizerKind kind)
+    public void Parallel_update_is_bitwise_identical_to_single_threaded_and_covers_every_value(OptimizerKind kind)
     {
         float[] Run(WorkerPool pool)
         {
@@ -148,7 +148,7 @@ public class OptimizerTests
     [Theory]
     [InlineData(OptimizerKind.Adam)]
     [InlineData(OptimizerKind.Sgd)]
-    public void StateOfAWeightWhoseGradientStopped_GoesToZeroWithoutPassingThroughSubnormals(OptimizerKind kind)
+    public void State_of_a_weight_whose_gradient_stopped_goes_to_zero_without_passing_through_subnormals(OptimizerKind kind)
     {
         // One gradient, then zeros for long enough that 0.9^t would reach the subnormal range (~850 steps).
         var p = new Parameter("p", new Tensor(1, 40));
@@ -169,7 +169,7 @@ public class OptimizerTests
     }
 
     [Fact]
-    public void Adam_TinyGradients_GiveExactlyTheMomentsOfThePlainFormula()
+    public void Adam_tiny_gradients_give_exactly_the_moments_of_the_plain_formula()
     {
         // The update drops gradients whose (1 - b1) g or (1 - b2) g^2 would be subnormal (to avoid the CPU's slow
         // subnormal arithmetic); that must never change what it stores. Compare with the plain float32 formula, in
@@ -210,7 +210,7 @@ public class OptimizerTests
     }
 
     [Fact]
-    public void Adagrad_TinyGradients_MoveParametersAsThePlainFormula_WithoutSubnormalSums()
+    public void Adagrad_tiny_gradients_move_parameters_as_the_plain_formula_without_subnormal_sums()
     {
         float[] magnitudes = { 0f, 1e-39f, 1e-30f, 1e-25f, 1e-20f, 1.08e-19f, 1.1e-19f, 1e-15f, 1e-3f, 0.7f };
         int n = magnitudes.Length * 4;
@@ -239,7 +239,7 @@ public class OptimizerTests
     }
 
     [Fact]
-    public void AddedGradients_EqualSummingFirst_AndApplyToOneStepOnly()
+    public void Added_gradients_equal_summing_first_and_apply_to_one_step_only()
     {
         float[] Run(bool added)
         {
@@ -273,7 +273,7 @@ public class OptimizerTests
     }
 
     [Fact]
-    public void BadSettings_AreRejectedByName()
+    public void Bad_settings_are_rejected_by_name()
     {
         var p = new Parameter("p", new Tensor(1, 3));
         Assert.Contains("learning rate", Assert.Throws<ArgumentOutOfRangeException>(() => new AdamOptimizer(new[] { p }, -1f)).Message);
@@ -286,7 +286,7 @@ public class OptimizerTests
 public class InitTests
 {
     [Fact]
-    public void PyTorchDefault_IsUniformWithinOneOverSqrtFanIn()
+    public void PyTorch_default_is_uniform_within_one_over_sqrt_fan_in()
     {
         var w = new Tensor(400, 784);
         var b = new Tensor(1, 400);
@@ -301,7 +301,7 @@ public class InitTests
     }
 
     [Fact]
-    public void Normal_HasTheRequestedStdAndZeroBias()
+    public void Normal_has_the_requested_std_and_zero_bias()
     {
         var w = new Tensor(512, 784);
         var b = new Tensor(1, 512);

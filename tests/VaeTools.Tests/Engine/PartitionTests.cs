@@ -11,7 +11,7 @@ public class PartitionTests
     [InlineData(400, 2)]
     [InlineData(313600, 3)]
     [InlineData(5, 8)]
-    public void PartsCoverTheRangeOnceInOrder_OnMultiplesOf16(int length, int parts)
+    public void Parts_cover_the_range_once_in_order_on_multiples_of_16(int length, int parts)
     {
         int next = 0;
         for (int p = 0; p < parts; p++)

@@ -55,7 +55,7 @@ public class ShareHelpTests
     }
 
     [Fact]
-    public void WithoutAHelper_AShareRunsItsWorkWholeOnItsOwnThread()
+    public void Without_a_helper_a_share_runs_its_work_whole_on_its_own_thread()
     {
         var hooks = new TestHooks();
         using var installed = Hooks.Install(hooks);
@@ -70,7 +70,7 @@ public class ShareHelpTests
     }
 
     [Fact]
-    public void AProductHelpedByAnotherThread_IsBitwiseTheProductComputedAlone()
+    public void A_product_helped_by_another_thread_is_bitwise_the_product_computed_alone()
     {
         const int m = 64, n = 784, k = 400;
         var a = Random(m * k, 1);
@@ -97,7 +97,7 @@ public class ShareHelpTests
     }
 
     [Fact]
-    public void BothPartsRun_ExactlyOnce_WhoeverRunsThem()
+    public void Both_parts_run_exactly_once_whoever_runs_them()
     {
         var (help, pool, helper) = ShareWithAHelper();
         for (int i = 0; i < 200; i++)
@@ -114,7 +114,7 @@ public class ShareHelpTests
     }
 
     [Fact]
-    public void AnExceptionInTheHelpedPart_IsThrownToTheShare_AndTheHelperCarriesOn()
+    public void An_exception_in_the_helped_part_is_thrown_to_the_share_and_the_helper_carries_on()
     {
         var (help, pool, helper) = ShareWithAHelper();
         int helperThread = helper.ManagedThreadId;
@@ -138,7 +138,7 @@ public class ShareHelpTests
     }
 
     [Fact]
-    public void Disabled_NobodyHelps()
+    public void Disabled_nobody_helps()
     {
         var help = new ShareHelp(2);
         help.BeginStep();

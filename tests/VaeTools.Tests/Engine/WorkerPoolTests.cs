@@ -69,7 +69,7 @@ public class WorkerPoolTests
     [InlineData(2)]
     [InlineData(3)]
     [InlineData(5)]
-    public void Run_ExecutesEveryPartOnceOnDistinctThreads(int threads)
+    public void Run_executes_every_part_once_on_distinct_threads(int threads)
     {
         using var pool = new WorkerPool(threads);
         Assert.Equal(threads, pool.Threads);
@@ -84,7 +84,7 @@ public class WorkerPoolTests
     }
 
     [Fact]
-    public void Run_ManyTimes_NeverLosesAPart_IncludingAfterWorkersFellAsleep()
+    public void Run_many_times_never_loses_a_part_including_after_workers_fell_asleep()
     {
         using var pool = new WorkerPool(3);
         var task = new SumTask();
@@ -99,7 +99,7 @@ public class WorkerPoolTests
     }
 
     [Fact]
-    public void IdleWorkers_StopSpinningAndBlock()
+    public void Idle_workers_stop_spinning_and_block()
     {
         using var pool = new WorkerPool(3);
         pool.Run(new SumTask());
@@ -117,7 +117,7 @@ public class WorkerPoolTests
     [InlineData(0)]
     [InlineData(1)]
     [InlineData(2)]
-    public void Run_RethrowsAPartsException_AfterAllPartsFinished_AndStaysUsable(int throwingPart)
+    public void Run_rethrows_a_parts_exception_after_all_parts_finished_and_stays_usable(int throwingPart)
     {
         using var pool = new WorkerPool(3);
         var task = new ThrowingTask(throwingPart);
@@ -133,7 +133,7 @@ public class WorkerPoolTests
     }
 
     [Fact]
-    public void Run_FromSeveralThreadsAtOnce_IsSerialised()
+    public void Run_from_several_threads_at_once_is_serialised()
     {
         using var pool = new WorkerPool(2);
         var task = new SumTask();
@@ -150,7 +150,7 @@ public class WorkerPoolTests
     }
 
     [Fact]
-    public void NestedRun_OnTheSamePool_Throws()
+    public void Nested_run_on_the_same_pool_throws()
     {
         using var pool = new WorkerPool(2);
         Exception? inner = null;
@@ -167,7 +167,7 @@ public class WorkerPoolTests
     }
 
     [Fact]
-    public void Dispose_StopsWorkers_ThenRunThrows_AndDisposeTwiceIsFine()
+    public void Dispose_stops_workers_then_run_throws_and_dispose_twice_is_fine()
     {
         var pool = new WorkerPool(3);
         pool.Run(new SumTask());
@@ -181,7 +181,7 @@ public class WorkerPoolTests
     }
 
     [Fact]
-    public void Dispose_WhileWorkersAreAsleep_DoesNotHang()
+    public void Dispose_while_workers_are_asleep_does_not_hang()
     {
         var pool = new WorkerPool(2);
         var deadline = DateTime.UtcNow.AddSeconds(20);
@@ -192,7 +192,7 @@ public class WorkerPoolTests
     }
 
     [Fact]
-    public void Single_RunsInlineAndSurvivesDispose()
+    public void Single_runs_inline_and_survives_dispose()
     {
         var single = WorkerPool.Single;
         Assert.Equal(1, single.Threads);
@@ -206,7 +206,7 @@ public class WorkerPoolTests
     }
 
     [Fact]
-    public void Run_AllocatesNothing()
+    public void Run_allocates_nothing()
     {
         using var pool = new WorkerPool(2);
         var task = new SumTask();
@@ -226,7 +226,7 @@ public class WorkerPoolTests
     }
 
     [Fact]
-    public void Run_AllocatesNothing_WhenTheCallerBlocksOnALateWorker()
+    public void Run_allocates_nothing_when_the_caller_blocks_on_a_late_worker()
     {
         // A descheduled worker makes the caller give up spinning and sleep on a monitor; that path must not
         // allocate either (a training step that happens to wait this way must stay allocation-free).
@@ -245,14 +245,14 @@ public class WorkerPoolTests
     [Theory]
     [InlineData(0)]
     [InlineData(-3)]
-    public void Constructor_RejectsFewerThanOneThread(int threads)
+    public void Constructor_rejects_fewer_than_one_thread(int threads)
     {
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerPool(threads));
         Assert.Equal("threads", e.ParamName);
     }
 
     [Fact]
-    public void Run_RejectsNullTask()
+    public void Run_rejects_null_task()
     {
         using var pool = new WorkerPool(2);
         Assert.Throws<ArgumentNullException>(() => pool.Run(null!));

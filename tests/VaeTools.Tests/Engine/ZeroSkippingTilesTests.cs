@@ -23,7 +23,7 @@ public class ZeroSkippingTilesTests
     [InlineData(64, 784, 400, 0.8f)]
     [InlineData(6, 33, 81, 1.0f)]   // all zero: every tile is empty
     [InlineData(5, 20, 16, 0.0f)]   // dense
-    public void RowTiles_ComputeTheProductXW_AgainstFloat64(int rows, int ins, int outs, float zeros)
+    public void Row_tiles_compute_the_product_XW_against_float64(int rows, int ins, int outs, float zeros)
     {
         var x = Random(rows * ins, 1, zeros);
         var w = Random(ins * outs, 2, 0f);
@@ -53,7 +53,7 @@ public class ZeroSkippingTilesTests
     [InlineData(64, 784, 400, 0.8f)]
     [InlineData(3, 9, 70, 0.6f)]
     [InlineData(7, 12, 20, 1.0f)]
-    public void ColumnTiles_ComputeTheWeightGradientXtDy_AgainstFloat64(int rows, int ins, int outs, float zeros)
+    public void Column_tiles_compute_the_weight_gradient_Xt_dY_against_float64(int rows, int ins, int outs, float zeros)
     {
         var x = Random(rows * ins, 4, zeros);
         var dy = Random(rows * outs, 5, 0f);
@@ -85,7 +85,7 @@ public class ZeroSkippingTilesTests
     }
 
     [Avx512Fact]
-    public void RowTiles_KeepExactlyThePixelsWhereOneOfFourImagesIsNonZero()
+    public void Row_tiles_keep_exactly_the_pixels_where_one_of_four_images_is_non_zero()
     {
         int rows = 6, ins = 40;
         var x = new float[rows * ins];

@@ -79,7 +79,7 @@ public sealed class SafeTensorsFileTests : IDisposable
     // ------------------------------------------------------------ round trip and layout
 
     [Fact]
-    public void RoundTrip_KeepsNamesShapesValuesOrderAndMetadata()
+    public void Round_trip_keeps_names_shapes_values_order_and_metadata()
     {
         var tensors = SampleTensors();
         string path = PathFor("model.safetensors");
@@ -98,7 +98,7 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
-    public void Write_MatchesTheReferenceImplementationsBytes()
+    public void Write_matches_the_reference_implementations_bytes()
     {
         // The Rust reference's own serialization tests (huggingface/safetensors, tensor.rs): one F32 tensor holding
         // 0..5. "attn.0" of shape [1,2,3] gives a 64-byte header that needs no padding; "attn0" of shape [1,1,2,3]
@@ -121,7 +121,7 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
-    public void Write_NoTensors_MatchesTheReferenceEmptyFile()
+    public void Write_no_tensors_matches_the_reference_empty_file()
     {
         // Reference test_empty: length 8, "{}" and six spaces.
         var ms = new MemoryStream();
@@ -134,7 +134,7 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
-    public void Read_ReferenceStyleFile_WithSpacePaddingAndMetadata()
+    public void Read_reference_style_file_with_space_padding_and_metadata()
     {
         string header = "{\"__metadata__\":{\"format\":\"pt\"},\"attn0\":{\"dtype\":\"F32\",\"shape\":[1,1,2,3],\"data_offsets\":[0,24]}}   ";
         var content = SafeTensorsFile.Read(new MemoryStream(Raw(header, F32Bytes(0, 1, 2, 3, 4, 5))), "ref.safetensors");
@@ -147,7 +147,7 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
-    public void Read_ReturnsTensorsInFileOrder_WhateverTheHeaderOrder()
+    public void Read_returns_tensors_in_file_order_whatever_the_header_order()
     {
         // Python's writer orders header keys and bytes differently from us; the reader must follow the offsets.
         string header = "{\"second\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}," +
@@ -160,7 +160,7 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
-    public void Write_IsReadableByAnIndependentMinimalReader()
+    public void Write_is_readable_by_an_independent_minimal_reader()
     {
         // A reader that shares no code with SafeTensorsFile: BinaryReader for the framing, JsonDocument for the header.
         var tensors = SampleTensors();
@@ -206,7 +206,7 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
-    public void Read_FromANonSeekableStream()
+    public void Read_from_a_non_seekable_stream()
     {
         var ms = new MemoryStream();
         SafeTensorsFile.Write(ms, SampleTensors());
@@ -216,7 +216,7 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
-    public void Indexer_UnknownName_ListsTheNamesTheFileHolds()
+    public void Indexer_unknown_name_lists_the_names_the_file_holds()
     {
         var ms = new MemoryStream();
         SafeTensorsFile.Write(ms, SampleTensors());
@@ -231,7 +231,7 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
-    public void EngineTensor_ConvertsBothWays()
+    public void Engine_tensor_converts_both_ways()
     {
         var m = Tensor.FromRows(new[] { new float[] { 1, 2, 3 }, new float[] { 4, 5, 6 } });
         var st = SafeTensor.FromTensor("m", m);
@@ -272,7 +272,7 @@ public sealed class SafeTensorsFileTests : IDisposable
 
     [Theory]
     [MemberData(nameof(InvalidTensorLists))]
-    public void Write_InvalidTensors_ThrowBeforeWritingAnything(string kind, string expectedInMessage)
+    public void Write_invalid_tensors_throw_before_writing_anything(string kind, string expectedInMessage)
     {
         var ms = new MemoryStream();
         var ex = Assert.Throws<ArgumentException>(() => SafeTensorsFile.Write(ms, InvalidList(kind)!));
@@ -283,7 +283,7 @@ public sealed class SafeTensorsFileTests : IDisposable
     // ------------------------------------------------------------ atomic writes
 
     [Fact]
-    public void Write_ReplacesAnExistingFile()
+    public void Write_replaces_an_existing_file()
     {
         string path = PathFor("model.safetensors");
         SafeTensorsFile.Write(path, new[] { new SafeTensor("old", new[] { 1 }, new[] { 1f }) });
@@ -295,7 +295,7 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
-    public void Write_InvalidTensorLateInTheList_LeavesOldFileAndNoTempFile()
+    public void Write_invalid_tensor_late_in_the_list_leaves_old_file_and_no_temp_file()
     {
         string path = PathFor("model.safetensors");
         SafeTensorsFile.Write(path, SampleTensors());
@@ -311,7 +311,7 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
-    public void Write_StreamFailsMidWrite_LeavesOldFileAndNoTempFile()
+    public void Write_stream_fails_mid_write_leaves_old_file_and_no_temp_file()
     {
         string path = PathFor("model.safetensors");
         SafeTensorsFile.Write(path, SampleTensors());
@@ -332,7 +332,7 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
-    public void Write_NewFileFailsMidWrite_LeavesNoFileAtAll()
+    public void Write_new_file_fails_mid_write_leaves_no_file_at_all()
     {
         string path = PathFor("fresh.safetensors");
         Assert.Throws<IOException>(() => SafeTensorsFile.WriteAtomic(path, s =>
@@ -344,7 +344,7 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
-    public void Write_MissingDirectory_NamesThePath()
+    public void Write_missing_directory_names_the_path()
     {
         string path = Path.Combine(_dir, "no-such-dir", "m.safetensors");
         var ex = Assert.Throws<DirectoryNotFoundException>(() => SafeTensorsFile.Write(path, SampleTensors()));
@@ -438,7 +438,7 @@ public sealed class SafeTensorsFileTests : IDisposable
 
     [Theory]
     [MemberData(nameof(BrokenFiles))]
-    public void Read_BrokenFile_ThrowsModelFileExceptionNamingFileAndReason(string kind, string[] expectedInMessage)
+    public void Read_broken_file_throws_model_file_exception_naming_file_and_reason(string kind, string[] expectedInMessage)
     {
         string path = PathFor(kind + ".safetensors");
         File.WriteAllBytes(path, BrokenFile(kind));
@@ -452,7 +452,7 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
-    public void Read_BrokenFileFixtures_AreOtherwiseValid()
+    public void Read_broken_file_fixtures_are_otherwise_valid()
     {
         // Guards the fixtures above: the same layouts with the one defect repaired must read.
         Assert.Single(SafeTensorsFile.Read(new MemoryStream(Raw("{" + Entry("w", "[4]", "[0,16]") + "}", F32Bytes(1, 2, 3, 4))), "x").Tensors);
@@ -517,13 +517,13 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [PythonFact("numpy")]
-    public void Python_NumpyOnlyReader_ReadsOurFile() => AssertPythonSeesOurFile(DumpWithNumpyOnly);
+    public void Python_numpy_only_reader_reads_our_file() => AssertPythonSeesOurFile(DumpWithNumpyOnly);
 
     [PythonFact("safetensors.numpy")]
-    public void Python_SafetensorsLoadFile_ReadsOurFile() => AssertPythonSeesOurFile(DumpWithSafetensors);
+    public void Python_safetensors_load_file_reads_our_file() => AssertPythonSeesOurFile(DumpWithSafetensors);
 
     [PythonFact("safetensors.numpy")]
-    public void Python_SafetensorsSaveFile_IsReadByOurReader()
+    public void Python_safetensors_save_file_is_read_by_our_reader()
     {
         string path = PathFor("from-python.safetensors");
         Python.Run("""

@@ -15,7 +15,7 @@ public class ImageGridTests
     }
 
     [Fact]
-    public void PixelOfTileLandsWhereExpected()
+    public void Pixel_of_tile_lands_where_expected()
     {
         const int n = 7, h = 4, w = 3, cols = 3, pad = 2, scale = 3;
         float[] images = DistinctImages(n, h, w);
@@ -45,7 +45,7 @@ public class ImageGridTests
     }
 
     [Fact]
-    public void FewerImagesThanColumnsNarrowsTheGrid()
+    public void Fewer_images_than_columns_narrows_the_grid()
     {
         var grid = ImageGrid.Tile(DistinctImages(2, 28, 28), 28, 28, new GridOptions { Columns = 10, Padding = 1 });
         Assert.Equal(1 + 2 * 29, grid.Width);
@@ -53,7 +53,7 @@ public class ImageGridTests
     }
 
     [Fact]
-    public void ValuesAreClampedAndRounded()
+    public void Values_are_clamped_and_rounded()
     {
         float[] image = [-0.5f, 0f, 0.5f, 1f, 1.5f, float.PositiveInfinity];
         var grid = ImageGrid.Tile(image, 1, 6, new GridOptions { Padding = 0 });
@@ -61,7 +61,7 @@ public class ImageGridTests
     }
 
     [Fact]
-    public void NaNIsAnErrorNamingTheImage()
+    public void NaN_is_an_error_naming_the_image()
     {
         float[] images = DistinctImages(6, 2, 2);
         images[5 * 4 + 3] = float.NaN;
@@ -71,7 +71,7 @@ public class ImageGridTests
     }
 
     [Fact]
-    public void BadArgumentsAreErrors()
+    public void Bad_arguments_are_errors()
     {
         float[] images = DistinctImages(4, 2, 2);
         var zeroCols = Assert.Throws<ArgumentOutOfRangeException>(() => ImageGrid.Tile(images, 2, 2, new GridOptions { Columns = 0 }));
@@ -89,7 +89,7 @@ public class ImageGridTests
     [Theory]
     [InlineData(PairLayout.Vertical)]
     [InlineData(PairLayout.Horizontal)]
-    public void PairsPutTheReconstructionNextToItsOriginal(PairLayout layout)
+    public void Pairs_put_the_reconstruction_next_to_its_original(PairLayout layout)
     {
         const int n = 5, h = 3, w = 2, cols = 2, pad = 3, gap = 1, scale = 2;
         var originals = new Tensor(n, h * w);

@@ -29,7 +29,7 @@ public class PlotTests
     }
 
     [Fact]
-    public void ScatterSvgHasOnePointElementPerPointAndOneLegendEntryPerLabel()
+    public void Scatter_svg_has_one_point_element_per_point_and_one_legend_entry_per_label()
     {
         var (x, y, labels) = Clusters(500, 1);
         labels[0] = 13; // a label beyond 9 reuses colour 3
@@ -52,7 +52,7 @@ public class PlotTests
     }
 
     [Fact]
-    public void ScatterPointsLandInsideTheFrameAtIncreasingPositions()
+    public void Scatter_points_land_inside_the_frame_at_increasing_positions()
     {
         float[] x = [0, 1, 2], y = [0, 1, 2];
         var doc = Parse(LatentScatterPlot.Create(x, y, [], null));
@@ -68,7 +68,7 @@ public class PlotTests
     }
 
     [Fact]
-    public void ScatterFromTensorTakesTheTwoColumns()
+    public void Scatter_from_tensor_takes_the_two_columns()
     {
         var z = new Tensor(3, 2);
         z[2, 0] = 5;
@@ -79,7 +79,7 @@ public class PlotTests
     }
 
     [Fact]
-    public void ScatterErrors()
+    public void Scatter_errors()
     {
         float[] x = [0, 1, 2], y = [0, 1];
         var e = Assert.Throws<ArgumentException>(() => LatentScatterPlot.Create(x, y, []));
@@ -93,7 +93,7 @@ public class PlotTests
     }
 
     [Fact]
-    public void LearningCurveHasOneMarkerPerEpochAndSeries()
+    public void Learning_curve_has_one_marker_per_epoch_and_series()
     {
         double[] train = [180, 150, 130, 120, 115, 112, 110];
         double[] test = [170, 148, 133, 125, 121, 119, 118];
@@ -109,7 +109,7 @@ public class PlotTests
     }
 
     [Fact]
-    public void LearningCurveWithoutTestLossAndWithGaps()
+    public void Learning_curve_without_test_loss_and_with_gaps()
     {
         var doc = Parse(LearningCurvePlot.Create([3, 2, 1], ReadOnlySpan<double>.Empty));
         Assert.Equal(3, WithClass(doc, "marker").Count());
@@ -123,7 +123,7 @@ public class PlotTests
     }
 
     [Fact]
-    public void LongLearningCurvesHaveNoMarkers()
+    public void Long_learning_curves_have_no_markers()
     {
         double[] train = Enumerable.Range(0, LearningCurvePlot.MaxMarkedEpochs + 1).Select(i => 100.0 / (i + 1)).ToArray();
         var doc = Parse(LearningCurvePlot.Create(train, ReadOnlySpan<double>.Empty));
@@ -132,7 +132,7 @@ public class PlotTests
     }
 
     [Fact]
-    public void SparseSeriesInALongRunKeepsItsMarkers()
+    public void Sparse_series_in_a_long_run_keeps_its_markers()
     {
         double[] train = Enumerable.Range(0, 200).Select(i => 100.0 / (i + 1)).ToArray();
         double[] test = train.Select((v, i) => i % 10 == 9 ? v + 1 : double.NaN).ToArray();
@@ -142,7 +142,7 @@ public class PlotTests
     }
 
     [Fact]
-    public void LearningCurveErrors()
+    public void Learning_curve_errors()
     {
         Assert.Throws<ArgumentException>(() => LearningCurvePlot.Create(ReadOnlySpan<double>.Empty, ReadOnlySpan<double>.Empty));
         var e = Assert.Throws<ArgumentException>(() => LearningCurvePlot.Create([1, double.PositiveInfinity], ReadOnlySpan<double>.Empty));
@@ -151,7 +151,7 @@ public class PlotTests
     }
 
     [Fact]
-    public void BarChartHasBarsErrorBarsAndLegend()
+    public void Bar_chart_has_bars_error_bars_and_legend()
     {
         string[] digits = Enumerable.Range(0, 10).Select(i => i.ToString()).ToArray();
         double[] mean = [90, 40, 80, 75, 70, 78, 72, 60, 85, 70];
@@ -172,7 +172,7 @@ public class PlotTests
     }
 
     [Fact]
-    public void BarChartErrors()
+    public void Bar_chart_errors()
     {
         string[] cats = ["a", "b"];
         var e = Assert.Throws<ArgumentException>(() => BarChart.Create(cats, [1, 2, 3], []));
@@ -185,7 +185,7 @@ public class PlotTests
     }
 
     [Fact]
-    public void TextIsEscapedAndTheSvgStaysWellFormed()
+    public void Text_is_escaped_and_the_svg_stays_well_formed()
     {
         var doc = Parse(LearningCurvePlot.Create([1, 2], ReadOnlySpan<double>.Empty,
             new PlotOptions { Title = "a < b & \"c\"", XLabel = "<epoch>" }));
@@ -195,7 +195,7 @@ public class PlotTests
     }
 
     [Fact]
-    public void PngRenderingHasTheSizeAndTheLegendColours()
+    public void Png_rendering_has_the_size_and_the_legend_colours()
     {
         var (x, y, labels) = Clusters(300, 2);
         var figure = LatentScatterPlot.Create(x, y, labels, new PlotOptions { Width = 640, Height = 480, Title = "z" });
@@ -215,7 +215,7 @@ public class PlotTests
     }
 
     [Fact]
-    public void SaveWritesBothFormatsAtomically()
+    public void Save_writes_both_formats_atomically()
     {
         string dir = Directory.CreateTempSubdirectory("vaetools-plot-").FullName;
         try
@@ -238,13 +238,13 @@ public class PlotTests
     [InlineData(8, 10)]
     [InlineData(0.0012, 0.001)]
     [InlineData(4500, 5000)]
-    public void TickStepsAreOneTwoFive(double raw, double expected)
+    public void Tick_steps_are_one_two_five(double raw, double expected)
     {
         Assert.Equal(expected, NiceTicks.Step(raw), 9);
     }
 
     [Fact]
-    public void TicksAreMultiplesOfTheStepInsideTheRangeAndFormattedCleanly()
+    public void Ticks_are_multiples_of_the_step_inside_the_range_and_formatted_cleanly()
     {
         double[] ticks = NiceTicks.Ticks(-0.25, 1.05, 0.1);
         Assert.Equal(13, ticks.Length); // -0.2 .. 1.0
@@ -262,7 +262,7 @@ public class PlotTests
     }
 
     [Fact]
-    public void AllEqualValuesStillGiveAnAxis()
+    public void All_equal_values_still_give_an_axis()
     {
         var axis = Axis.Linear(5, 5);
         Assert.True(axis.Max > axis.Min);

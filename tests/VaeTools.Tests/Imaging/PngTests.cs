@@ -40,7 +40,7 @@ public class PngTests
 
     [Theory]
     [MemberData(nameof(RoundTripCases))]
-    public void RoundTripGivesTheSamePixels(PixelFormat format, int width, int height, PngFilterMode filter)
+    public void Round_trip_gives_the_same_pixels(PixelFormat format, int width, int height, PngFilterMode filter)
     {
         foreach (var image in new[] { RandomImage(width, height, format, width * 1000 + height), GradientImage(width, height, format) })
         {
@@ -54,7 +54,7 @@ public class PngTests
     }
 
     [Fact]
-    public void FileStartsWithSignatureAndIhdrAndEndsWithIend()
+    public void File_starts_with_signature_and_ihdr_and_ends_with_iend()
     {
         byte[] png = PngEncoder.Encode(RandomImage(29, 31, PixelFormat.Rgb24, 1));
         Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, png[..8]);
@@ -69,7 +69,7 @@ public class PngTests
     }
 
     [Fact]
-    public void Crc32MatchesPublishedValues()
+    public void Crc32_matches_published_values()
     {
         // CRC of the chunk type "IEND" (empty data) is 0xAE426082 (PNG spec); "123456789" is the CRC-32 check value 0xCBF43926.
         Assert.Equal(0xAE426082u, PngCrc32.Compute("IEND"u8));
@@ -80,7 +80,7 @@ public class PngTests
     }
 
     [Fact]
-    public void CorruptCrcIsDetected()
+    public void Corrupt_crc_is_detected()
     {
         byte[] png = PngEncoder.Encode(RandomImage(3, 5, PixelFormat.Gray8, 2));
         png[^13] ^= 0x01; // last byte of the IDAT chunk's CRC (IDAT is right before the 12-byte IEND)
@@ -90,7 +90,7 @@ public class PngTests
     }
 
     [Fact]
-    public void CorruptDataByteIsDetectedByCrc()
+    public void Corrupt_data_byte_is_detected_by_crc()
     {
         byte[] png = PngEncoder.Encode(RandomImage(3, 5, PixelFormat.Gray8, 2));
         png[8 + 8 + 2] ^= 0x01; // a byte inside IHDR's data (the width)
@@ -99,7 +99,7 @@ public class PngTests
     }
 
     [Fact]
-    public void BadSignatureIsRejected()
+    public void Bad_signature_is_rejected()
     {
         byte[] png = PngEncoder.Encode(RandomImage(1, 1, PixelFormat.Gray8, 3));
         png[1] = (byte)'J';
@@ -113,7 +113,7 @@ public class PngTests
     [InlineData(20)]   // inside IHDR
     [InlineData(-12)]  // IEND missing
     [InlineData(-20)]  // inside IDAT
-    public void TruncatedFileIsRejected(int cut)
+    public void Truncated_file_is_rejected(int cut)
     {
         byte[] png = PngEncoder.Encode(RandomImage(29, 31, PixelFormat.Rgba32, 4));
         int length = cut > 0 ? cut : png.Length + cut;
@@ -122,7 +122,7 @@ public class PngTests
     }
 
     [Fact]
-    public void TruncatedFileIsRejectedFromNonSeekableStream()
+    public void Truncated_file_is_rejected_from_non_seekable_stream()
     {
         byte[] png = PngEncoder.Encode(RandomImage(29, 31, PixelFormat.Rgb24, 5));
         using var stream = new NonSeekableStream(png[..(png.Length - 30)]);
@@ -131,7 +131,7 @@ public class PngTests
     }
 
     [Fact]
-    public void ImageDataShorterThanTheHeaderSaysIsRejected()
+    public void Image_data_shorter_than_the_header_says_is_rejected()
     {
         // A valid file whose IHDR claims 4 rows but whose IDAT holds 2.
         byte[] real = PngEncoder.Encode(RandomImage(3, 2, PixelFormat.Gray8, 6));
@@ -145,7 +145,7 @@ public class PngTests
     [InlineData(16, 2, 0, "bit depth 16")]
     [InlineData(8, 4, 0, "gray+alpha")]
     [InlineData(8, 2, 1, "interlaced")]
-    public void UnsupportedFormatsAreRejectedClearly(byte bitDepth, byte colorType, byte interlace, string expected)
+    public void Unsupported_formats_are_rejected_clearly(byte bitDepth, byte colorType, byte interlace, string expected)
     {
         byte[] png = BuildPng(Ihdr(2, 2, bitDepth, colorType, interlace), [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
         var e = Assert.Throws<NotSupportedException>(() => PngDecoder.Decode(png));
@@ -153,7 +153,7 @@ public class PngTests
     }
 
     [Fact]
-    public void AncillaryChunksAreSkippedAndUnknownCriticalChunksRejected()
+    public void Ancillary_chunks_are_skipped_and_unknown_critical_chunks_rejected()
     {
         var image = RandomImage(4, 3, PixelFormat.Rgb24, 8);
         var chunks = ExtractChunks(PngEncoder.Encode(image));
@@ -170,7 +170,7 @@ public class PngTests
     public class WithHooks
     {
         [Fact]
-        public void ManyIdatChunksDecode()
+        public void Many_idat_chunks_decode()
         {
             var image = GradientImage(29, 31, PixelFormat.Rgb24);
             Assert.Single(ExtractChunks(PngEncoder.Encode(image)), c => c.Type == "IDAT"); // one chunk by default
@@ -184,7 +184,7 @@ public class PngTests
     }
 
     [Fact]
-    public void AdaptiveFilteringCompressesAGradientBetterThanNone()
+    public void Adaptive_filtering_compresses_a_gradient_better_than_none()
     {
         var image = GradientImage(200, 100, PixelFormat.Rgb24);
         int none = PngEncoder.Encode(image, PngFilterMode.None).Length;
@@ -193,7 +193,7 @@ public class PngTests
     }
 
     [Fact]
-    public void WriteFileIsAtomicAndOverwrites()
+    public void Write_file_is_atomic_and_overwrites()
     {
         string dir = Directory.CreateTempSubdirectory("vaetools-png-").FullName;
         try
@@ -211,7 +211,7 @@ public class PngTests
     }
 
     [Fact]
-    public void PixelCountMismatchIsAnError()
+    public void Pixel_count_mismatch_is_an_error()
     {
         var e = Assert.Throws<ArgumentException>(() => PngEncoder.Write(Stream.Null, new byte[10], 3, 3, PixelFormat.Gray8));
         Assert.Contains("needs 9 bytes", e.Message);
@@ -296,7 +296,7 @@ sys.stdout.write(b''.join(pix).hex())
     [InlineData(PixelFormat.Gray8, 29, 31)]
     [InlineData(PixelFormat.Rgb24, 3, 5)]
     [InlineData(PixelFormat.Rgba32, 17, 9)]
-    public void PythonZlibReadsWhatWeWrite(PixelFormat format, int width, int height)
+    public void Python_zlib_reads_what_we_write(PixelFormat format, int width, int height)
     {
         string file = Path.Combine(Path.GetTempPath(), $"vaetools-{Guid.NewGuid():N}.png");
         try
@@ -313,7 +313,7 @@ sys.stdout.write(b''.join(pix).hex())
     [InlineData(0, 29, 31)]
     [InlineData(2, 3, 5)]
     [InlineData(6, 17, 9)]
-    public void WeReadWhatPythonWritesWithAllFiveFilters(int colorType, int width, int height)
+    public void We_read_what_python_writes_with_all_five_filters(int colorType, int width, int height)
     {
         string file = Path.Combine(Path.GetTempPath(), $"vaetools-{Guid.NewGuid():N}.png");
         try

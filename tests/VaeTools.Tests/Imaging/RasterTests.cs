@@ -7,7 +7,7 @@ public class RasterTests
     private static (byte R, byte G, byte B) At(PixelImage image, int x, int y) => (image[y, x, 0], image[y, x, 1], image[y, x, 2]);
 
     [Fact]
-    public void FillRectCoversWholePixelsExactlyAndEdgesPartially()
+    public void Fill_rect_covers_whole_pixels_exactly_and_edges_partially()
     {
         var canvas = new RasterCanvas(10, 10, Rgb.White);
         canvas.FillRect(2, 3, 5, 6, Rgb.Black);        // pixels x 2..4, y 3..5
@@ -22,7 +22,7 @@ public class RasterTests
     }
 
     [Fact]
-    public void CircleIsFilledInsideAndEmptyOutside()
+    public void Circle_is_filled_inside_and_empty_outside()
     {
         var canvas = new RasterCanvas(20, 20, Rgb.White);
         var red = new Rgb(200, 10, 20);
@@ -39,7 +39,7 @@ public class RasterTests
     }
 
     [Fact]
-    public void ThickLineCoversItsPathAndNotFarAway()
+    public void Thick_line_covers_its_path_and_not_far_away()
     {
         var canvas = new RasterCanvas(30, 30, Rgb.White);
         canvas.StrokeLine(2, 2, 27, 27, 2, Rgb.Black);
@@ -51,7 +51,7 @@ public class RasterTests
     }
 
     [Fact]
-    public void TextDrawsTheGlyphPixelsAtTheScale()
+    public void Text_draws_the_glyph_pixels_at_the_scale()
     {
         var canvas = new RasterCanvas(40, 20, Rgb.White);
         canvas.DrawText("1", 3, 2, 2, Rgb.Black);
@@ -69,7 +69,7 @@ public class RasterTests
     }
 
     [Fact]
-    public void FontHasDistinctGlyphsAndFallsBackToQuestionMark()
+    public void Font_has_distinct_glyphs_and_falls_back_to_question_mark()
     {
         const string printable = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
         var seen = new HashSet<string>();

@@ -46,7 +46,7 @@ public sealed class CheckpointLayoutTests : IDisposable
     }
 
     [Fact]
-    public void ALegacyCheckpoint_WithInputMajorOptimiserState_StillResumesExactly()
+    public void A_legacy_checkpoint_with_input_major_optimiser_state_still_resumes_exactly()
     {
         var data = Data();
         var options = new TrainingOptions { Epochs = 2, BatchSize = 20, Seed = 4, Threads = 1 };
@@ -73,7 +73,7 @@ public sealed class CheckpointLayoutTests : IDisposable
     }
 
     [Fact]
-    public void ACheckpointWithAMisshapenOptimiserTensor_IsRefusedNamingIt()
+    public void A_checkpoint_with_a_misshapen_optimiser_tensor_is_refused_naming_it()
     {
         var data = Data();
         string path = Path.Combine(_dir, "bad.safetensors");

@@ -16,7 +16,7 @@ public class ConvArchitectureTests
     };
 
     [Fact]
-    public void Mnist_GoesTo14Then7_AndTheDecoderRetracesIt()
+    public void Mnist_goes_to_14_then_7_and_the_decoder_retraces_it()
     {
         var plan = ConvPlan.For(Conv(ImageShape.Mnist));
         Assert.Equal(new ConvGeometry(1, 28, 28, 32, 4, 2, 1), plan.Encoder[0]);
@@ -28,7 +28,7 @@ public class ConvArchitectureTests
     }
 
     [Fact]
-    public void Cifar_GoesTo16Then8_InColour()
+    public void Cifar_goes_to_16_then_8_in_colour()
     {
         var plan = ConvPlan.For(Conv(ImageShape.Cifar10));
         Assert.Equal(64 * 8 * 8, plan.FlatFeatures);
@@ -37,7 +37,7 @@ public class ConvArchitectureTests
     }
 
     [Fact]
-    public void OddSizes_GetAnOutputPadding_SoTheImageComesBackWhole()
+    public void Odd_sizes_get_an_output_padding_so_the_image_comes_back_whole()
     {
         // 28 -> 14 -> 7 -> 3 with three layers: 3 -> 7 needs output padding 1 (kernel 4); kernel 3: 28 -> 14 -> 7, back with 1 each.
         var three = ConvPlan.For(Conv(ImageShape.Mnist, new[] { 8, 16, 32 }));
@@ -50,14 +50,14 @@ public class ConvArchitectureTests
     }
 
     [Fact]
-    public void APerPixelVariance_DoublesTheLastLayersChannels()
+    public void A_per_pixel_variance_doubles_the_last_layers_channels()
     {
         var plan = ConvPlan.For(Conv(ImageShape.Cifar10, likelihood: Likelihood.GaussianPerDimensionVariance));
         Assert.Equal(6, plan.Decoder[^1].OutChannels); // 3 mean channels, then 3 log std channels
     }
 
     [Fact]
-    public void BadSettings_AreRefusedNamingTheSetting()
+    public void Bad_settings_are_refused_naming_the_setting()
     {
         var tooSmall = Assert.Throws<ArgumentException>(() => Conv(ImageShape.Mnist, new[] { 8, 8, 8, 8, 8, 8 }).Validate());
         Assert.Contains("ConvChannels", tooSmall.Message);
@@ -74,7 +74,7 @@ public class ConvArchitectureTests
     }
 
     [Fact]
-    public void TheArchitecture_SurvivesJson_AndMlpFilesDoNotMentionIt()
+    public void The_architecture_survives_json_and_mlp_files_do_not_mention_it()
     {
         var conv = Conv(ImageShape.Cifar10, new[] { 16, 24 }, kernel: 3);
         var back = VaeConfig.FromJson(conv.ToJson());
@@ -88,7 +88,7 @@ public class ConvArchitectureTests
     }
 
     [Fact]
-    public void AConvModel_HasNoClosedFormLikelihood_EvenWithoutHiddenWidths()
+    public void A_conv_model_has_no_closed_form_likelihood_even_without_hidden_widths()
     {
         Assert.True(Ppca.HasExactLikelihood(new VaeConfig { HiddenDims = Array.Empty<int>(), Likelihood = Likelihood.GaussianSharedVariance }));
         Assert.False(Ppca.HasExactLikelihood(Conv(ImageShape.Mnist, likelihood: Likelihood.GaussianSharedVariance)));
@@ -106,7 +106,7 @@ public class ConvArchitectureTests
     }
 
     [Fact]
-    public void TheModel_HasThePlannedLayers_InPyTorchsLayouts()
+    public void The_model_has_the_planned_layers_in_PyTorch_s_layouts()
     {
         var model = new VaeModel(Conv(ImageShape.Mnist) with { LatentDim = 2 });
         Assert.Equal(new[]
@@ -132,7 +132,7 @@ public class ConvArchitectureTests
     }
 
     [Fact]
-    public void EncodeAndDecode_HaveTheImagesShapes()
+    public void Encode_and_decode_have_the_images_shapes()
     {
         var model = new VaeModel(Tiny(Likelihood.GaussianPerDimensionVariance));
         var data = Images(5, 64, 1);
@@ -143,7 +143,7 @@ public class ConvArchitectureTests
     }
 
     [Fact]
-    public void TheModelFile_StoresConvWeights4D_AndImportRestoresTheModel()
+    public void The_model_file_stores_conv_weights_4D_and_import_restores_the_model()
     {
         var model = new VaeModel(Tiny(Likelihood.GaussianSharedVariance));
         using (var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 1, BatchSize = 16, Seed = 2, Threads = 1 }))
@@ -171,7 +171,7 @@ public class ConvArchitectureTests
     }
 
     [Fact]
-    public void AFileWhoseConvWeightHasTheWrongShape_IsRefusedNamingTheTensor()
+    public void A_file_whose_conv_weight_has_the_wrong_shape_is_refused_naming_the_tensor()
     {
         var model = new VaeModel(Tiny());
         string path = Path.Combine(Path.GetTempPath(), $"vaetools-conv-{Guid.NewGuid():N}.safetensors");
@@ -189,7 +189,7 @@ public class ConvArchitectureTests
     }
 
     [Fact]
-    public void TrainingSteps_AllocateNothingAfterTheFirst()
+    public void Training_steps_allocate_nothing_after_the_first()
     {
         var model = new VaeModel(Conv(ImageShape.Mnist, new[] { 8, 16 }) with { Seed = 2 });
         using var pool = new WorkerPool(2);
@@ -210,7 +210,7 @@ public class ConvArchitectureTests
     }
 
     [Fact]
-    public void SameSeed_GivesTheSameModelBitwise_OnOneAndTwoThreads()
+    public void Same_seed_gives_the_same_model_bitwise_on_one_and_two_threads()
     {
         float[][] Run(int threads)
         {
@@ -225,7 +225,7 @@ public class ConvArchitectureTests
     }
 
     [Fact]
-    public void OnRealMnist_TheTestLossDropsClearlyBelowTheFirstEpochs()
+    public void On_real_mnist_the_test_loss_drops_clearly_below_the_first_epochs()
     {
         var train = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Train, Count = 6000 });
         var test = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Count = 1000 });

@@ -8,7 +8,7 @@ namespace VaeTools.Tests.Model;
 public class ModelTests
 {
     [Fact]
-    public void Architecture_MirrorsTheEncoderInTheDecoder_WithPyTorchNames()
+    public void Architecture_mirrors_the_encoder_in_the_decoder_with_PyTorch_names()
     {
         var m = new VaeModel(new VaeConfig { HiddenDims = new[] { 512, 256 }, LatentDim = 2 });
         var shapes = m.Parameters.ToDictionary(p => p.Name, p => p.Value.Shape);
@@ -30,7 +30,7 @@ public class ModelTests
     }
 
     [Fact]
-    public void BadConfiguration_NamesTheSetting()
+    public void Bad_configuration_names_the_setting()
     {
         Assert.Contains("LatentDim", Assert.Throws<ArgumentException>(() => new VaeModel(new VaeConfig { LatentDim = 0 })).Message);
         Assert.Contains("HiddenDims[1]", Assert.Throws<ArgumentException>(() => new VaeModel(new VaeConfig { HiddenDims = new[] { 10, -1 } })).Message);
@@ -38,7 +38,7 @@ public class ModelTests
     }
 
     [Fact]
-    public void SameSeed_SameInitialWeights_DifferentSeed_Different()
+    public void Same_seed_same_initial_weights_different_seed_different()
     {
         var a = new VaeModel(new VaeConfig { Seed = 5 });
         var b = new VaeModel(new VaeConfig { Seed = 5 });
@@ -48,7 +48,7 @@ public class ModelTests
     }
 
     [Fact]
-    public void EncodeDecodeSample_HaveTheRightShapesAndMatchTheTrainingGraph()
+    public void Encode_decode_sample_have_the_right_shapes_and_match_the_training_graph()
     {
         var model = new VaeModel(new VaeConfig { InputDim = 12, HiddenDims = new[] { 8 }, LatentDim = 3, Seed = 1 });
         var x = new Tensor(5, 12);
@@ -90,7 +90,7 @@ public class ModelTests
     }
 
     [Fact]
-    public void SamplePrior_HasTheTemperatureAsStandardDeviation()
+    public void Sample_prior_has_the_temperature_as_standard_deviation()
     {
         var model = new VaeModel(new VaeConfig { LatentDim = 4 });
         var z = model.SamplePrior(20000, 0.5f, new RandomSource(9)).ToArray();
@@ -99,7 +99,7 @@ public class ModelTests
     }
 
     [Fact]
-    public void ModelFile_RoundTripsWeightsConfigurationAndHistory()
+    public void Model_file_round_trips_weights_configuration_and_history()
     {
         var data = new TensorDataset(RandomData(64, 10), null, "random");
         var model = new VaeModel(new VaeConfig { InputDim = 10, HiddenDims = new[] { 6, 5 }, LatentDim = 2, Activation = Activation.Tanh, Seed = 4 });
@@ -136,7 +136,7 @@ public class ModelTests
 
     [Theory]
     [MemberData(nameof(EveryObjectiveAndOption))]
-    public void ModelFile_RoundTripsTheHistoryOfEveryObjectiveAndOption(string name, VaeConfig config, TrainingOptions options)
+    public void Model_file_round_trips_the_history_of_every_objective_and_option(string name, VaeConfig config, TrainingOptions options)
     {
         var data = new TensorDataset(RandomData(64, 10), null, "random");
         var model = new VaeModel(config);
@@ -153,7 +153,7 @@ public class ModelTests
     }
 
     [Fact]
-    public void ModelFile_KeepsNonFiniteHistoryValues()
+    public void Model_file_keeps_non_finite_history_values()
     {
         var model = new VaeModel(new VaeConfig { InputDim = 10, HiddenDims = new[] { 6 }, LatentDim = 2 });
         model.AppendHistory(new EpochRecord { Epoch = 1, TrainLoss = 3.5, TrainKl = double.NaN, TestKl = double.PositiveInfinity, TestLoss = double.NegativeInfinity });
@@ -171,7 +171,7 @@ public class ModelTests
     }
 
     [Fact]
-    public void ModelFile_RejectsForeignTruncatedAndMismatchedFiles()
+    public void Model_file_rejects_foreign_truncated_and_mismatched_files()
     {
         var path = TempPath();
         try

@@ -40,7 +40,7 @@ public class TrainingTests
     }
 
     [Fact]
-    public void ReferenceArchitecture_OnRealMnist_LearnsWellBeyondAnUntrainedModel()
+    public void Reference_architecture_on_real_mnist_learns_well_beyond_an_untrained_model()
     {
         var train = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Train, Count = 10000 });
         var test = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Count = 1000 });
@@ -60,7 +60,7 @@ public class TrainingTests
     }
 
     [Fact]
-    public void SameSeed_GivesBitwiseIdenticalModels_OnAnyThreadCount()
+    public void Same_seed_gives_bitwise_identical_models_on_any_thread_count()
     {
         var data = Blobs(300);
         (float[][] Weights, double Loss) Run(int threads, int shares = 2)
@@ -94,7 +94,7 @@ public class TrainingTests
     }
 
     [Fact]
-    public void Cancellation_ReturnsTheModelAsOfTheLastCompletedEpoch()
+    public void Cancellation_returns_the_model_as_of_the_last_completed_epoch()
     {
         var data = Blobs(320);
         var options = new TrainingOptions { Epochs = 3, BatchSize = 32, Seed = 9 };
@@ -117,7 +117,7 @@ public class TrainingTests
     }
 
     [Fact]
-    public void DivergingLoss_StopsWithEpochAndBatch_AndKeepsTheLastGoodModel()
+    public void Diverging_loss_stops_with_epoch_and_batch_and_keeps_the_last_good_model()
     {
         var data = Blobs(256);
         var model = SmallModel(inputs: 30);
@@ -134,7 +134,7 @@ public class TrainingTests
     }
 
     [Fact]
-    public void DataOfTheWrongWidth_IsRejectedNamingBothWidths()
+    public void Data_of_the_wrong_width_is_rejected_naming_both_widths()
     {
         var model = SmallModel();
         using var trainer = new VaeTrainer(model, new TrainingOptions { Epochs = 1 });
@@ -144,7 +144,7 @@ public class TrainingTests
     }
 
     [Fact]
-    public void NaNInData_IsRejectedWhenTheDatasetIsMade()
+    public void NaN_in_data_is_rejected_when_the_dataset_is_made()
     {
         var t = new Tensor(3, 4);
         t[2, 1] = float.NaN;
@@ -154,7 +154,7 @@ public class TrainingTests
     }
 
     [Fact]
-    public void CheckpointAndResume_ContinueExactlyAsAnUninterruptedRun()
+    public void Checkpoint_and_resume_continue_exactly_as_an_uninterrupted_run()
     {
         var data = Blobs(200);
         var validation = Blobs(50, seed: 11);
@@ -180,7 +180,7 @@ public class TrainingTests
     }
 
     [Fact]
-    public void TrainingSteps_AllocateNothingAfterTheFirst()
+    public void Training_steps_allocate_nothing_after_the_first()
     {
         var model = new VaeModel(new VaeConfig { Seed = 2 });
         using var pool = new WorkerPool(2);
@@ -201,7 +201,7 @@ public class TrainingTests
     }
 
     [Fact]
-    public void TrainerSteps_AllocateNothingOnTheCallingThreadAfterWarmUp()
+    public void Trainer_steps_allocate_nothing_on_the_calling_thread_after_warm_up()
     {
         var data = Blobs(64 * 60, features: 30);
         var model = SmallModel(inputs: 30);
@@ -236,7 +236,7 @@ public class TrainingTests
     [Theory]
     [InlineData(0)]
     [InlineData(63)] // the last image of the batch: the second thread's share
-    public async Task AFailingShare_StopsTheStepWithItsOwnError_WithoutHangingTheOthers(int failingIndex)
+    public async Task A_failing_share_stops_the_step_with_its_own_error_without_hanging_the_others(int failingIndex)
     {
         var data = new FailingDataset(Blobs(64, features: 30), failingIndex);
         var model = SmallModel(inputs: 30);
@@ -248,7 +248,7 @@ public class TrainingTests
     }
 
     [Fact]
-    public void Profile_TimesEveryTrainingStepsOps_AndLeavesEvaluationOut()
+    public void Profile_times_every_training_steps_ops_and_leaves_evaluation_out()
     {
         var data = Blobs(64, features: 30);
         var model = SmallModel(inputs: 30);
@@ -270,7 +270,7 @@ public class TrainingTests
     }
 
     [Fact]
-    public void KlWarmup_RampsBetaFromZero()
+    public void Kl_warmup_ramps_beta_from_zero()
     {
         var data = Blobs(64);
         var model = SmallModel(inputs: 30) ;
@@ -292,7 +292,7 @@ public class BatchShareTests
     [InlineData(96, 2)]
     [InlineData(128, 3)]
     [InlineData(5, 8)]
-    public void PartsCoverTheBatchInOrder_AndTheFirstPartAlwaysHasRows(int count, int parts)
+    public void Parts_cover_the_batch_in_order_and_the_first_part_always_has_rows(int count, int parts)
     {
         // Part 0 writes the model's own gradients; if it had no rows they would be stale.
         int next = 0;
@@ -309,7 +309,7 @@ public class BatchShareTests
     }
 
     [Fact]
-    public void ALastBatchOfOneImage_WithTwoThreads_TrainsLikeTheRest()
+    public void A_last_batch_of_one_image_with_two_threads_trains_like_the_rest()
     {
         // 65 images in batches of 32: the last batch has one image, which goes to the first thread.
         var rng = new RandomSource(3);
@@ -331,7 +331,7 @@ public class HelpedTrainingTests
     private static void AssertBitwiseEqual(float[][] a, float[][] b) => TrainingTests.AssertBitwiseEqual(a, b);
 
     [Fact]
-    public void AThreadHelpingAnotherShare_DoesNotChangeTheModel()
+    public void A_thread_helping_another_share_does_not_change_the_model()
     {
         // MNIST-sized, sparse inputs so the products are big enough to split. Share 1 starts only once the other thread
         // is waiting to help (whichever thread took it), so its products are helped; the model must be bitwise the one

@@ -122,7 +122,7 @@ public class CrossEngineTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void SameWeightsAndNoise_GiveTheSameLossAndGradients(string name)
+    public void Same_weights_and_noise_give_the_same_loss_and_gradients(string name)
     {
         var (config, objective, samples) = Case(name);
         var model = new VaeModel(config);
@@ -148,7 +148,7 @@ public class CrossEngineTests
     }
 
     [Fact]
-    public void TheModuleStateDict_HasTheModelFilesNamesAndLayout()
+    public void The_module_state_dict_has_the_model_files_names_and_layout()
     {
         var model = new VaeModel(Small(Likelihood.GaussianSharedVariance));
         var backend = TorchBackend.Attach(model);
@@ -169,7 +169,7 @@ public class CrossEngineTests
     }
 
     [Fact]
-    public void AConvModulesStateDict_HoldsRealConvModules_WithTheModelFilesNamesAndShapes()
+    public void A_conv_modules_state_dict_holds_real_conv_modules_with_the_model_files_names_and_shapes()
     {
         var model = new VaeModel(SmallConv(Likelihood.GaussianSharedVariance, channels: 3));
         var backend = TorchBackend.Attach(model);
@@ -193,7 +193,7 @@ public class CrossEngineTests
     [InlineData(OptimizerKind.Adam, 1e-3f)]
     [InlineData(OptimizerKind.Sgd, 0.05f)]
     [InlineData(OptimizerKind.Adagrad, 1e-2f)]
-    public void OneOptimizerStep_GivesTheSameWeights(OptimizerKind kind, float lr)
+    public void One_optimizer_step_gives_the_same_weights(OptimizerKind kind, float lr)
     {
         var config = Small(Likelihood.GaussianSharedVariance);
         var model = new VaeModel(config);
@@ -241,7 +241,7 @@ public class CrossEngineTests
     /// </summary>
     [Theory]
     [MemberData(nameof(ConvCases))]
-    public void ConvOps_AgreeWithTorch_ValuesAndGradients(int batch, int cin, int h, int w, int cout, int k, int s, int p, int op)
+    public void Conv_ops_agree_with_torch_values_and_gradients(int batch, int cin, int h, int w, int cout, int k, int s, int p, int op)
     {
         foreach (bool transposed in new[] { false, true })
         {

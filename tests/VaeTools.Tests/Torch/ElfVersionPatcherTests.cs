@@ -60,7 +60,7 @@ public class ElfVersionPatcherTests
     }
 
     [Fact]
-    public void ReadsEveryRequirementAndDefinitionOfASyntheticElf()
+    public void Reads_every_requirement_and_definition_of_a_synthetic_elf()
     {
         var elf = SyntheticElf();
         var needs = ElfVersionPatcher.ReadVersionNeeds(elf, "synthetic");
@@ -70,7 +70,7 @@ public class ElfVersionPatcherTests
     }
 
     [Fact]
-    public void MarkWeak_ChangesOnlyTheFlagsOfTheNamedRequirement()
+    public void Mark_weak_changes_only_the_flags_of_the_named_requirement()
     {
         var elf = SyntheticElf();
         var before = (byte[])elf.Clone();
@@ -84,7 +84,7 @@ public class ElfVersionPatcherTests
     }
 
     [Fact]
-    public void CopyPatched_WeakensOnlyWhatTheHostLacks()
+    public void Copy_patched_weakens_only_what_the_host_lacks()
     {
         var dir = Directory.CreateTempSubdirectory("vaetools-elf-");
         try
@@ -111,7 +111,7 @@ public class ElfVersionPatcherTests
     }
 
     [Fact]
-    public void MalformedInput_IsAClearError()
+    public void Malformed_input_is_a_clear_error()
     {
         var e = Assert.Throws<InvalidDataException>(() => ElfVersionPatcher.ReadVersionNeeds(Encoding.ASCII.GetBytes("not an elf file, just text that is long enough to have a header of 64 bytes......"), "notes.txt"));
         Assert.Contains("'notes.txt' is not an ELF file", e.Message);
@@ -126,7 +126,7 @@ public class ElfVersionPatcherTests
     private static string OutputLibTorchSharp => Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
 
     [Fact]
-    public void HostLibStdCxxDefinitions_AgreeWithReadelf()
+    public void Host_lib_std_cxx_definitions_agree_with_readelf()
     {
         if (!OperatingSystem.IsLinux()) return;
         var ours = ElfVersionPatcher.ReadVersionDefinitions(File.ReadAllBytes(HostLibStdCxx), HostLibStdCxx);
@@ -137,7 +137,7 @@ public class ElfVersionPatcherTests
     }
 
     [Fact]
-    public void TheBuildOutputsLibrary_IsWeakExactlyWhereTheHostLacksTheVersion()
+    public void The_build_outputs_library_is_weak_exactly_where_the_host_lacks_the_version()
     {
         if (!OperatingSystem.IsLinux()) return;
         Assert.True(File.Exists(OutputLibTorchSharp), $"The build did not place {OutputLibTorchSharp}.");

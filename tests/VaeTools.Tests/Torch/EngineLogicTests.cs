@@ -15,7 +15,7 @@ public class EngineLogicTests
     [InlineData(null, "cuda", "Torch", "cuda")]
     [InlineData(null, "cuda:1", "Torch", "cuda:1")]
     [InlineData("Managed", "cpu", "Managed", "cpu")]
-    public void Resolve_ChoosesTheEngine_CudaImpliesTorch(string? engine, string? device, string expectedEngine, string expectedDevice)
+    public void Resolve_chooses_the_engine_cuda_implies_torch(string? engine, string? device, string expectedEngine, string expectedDevice)
     {
         Assert.Equal((expectedEngine, expectedDevice), EngineLogic.Resolve(engine, device));
     }
@@ -25,7 +25,7 @@ public class EngineLogicTests
     [InlineData("Managed", "cuda:0", "DeviceNeedsTorch", "-Engine Torch")]
     [InlineData("Torch", "gpu", "InvalidDevice", "-Device 'gpu'")]
     [InlineData("Jax", "cpu", "InvalidEngine", "-Engine 'Jax'")]
-    public void Resolve_RejectsBadCombinations(string engine, string device, string errorId, string message)
+    public void Resolve_rejects_bad_combinations(string engine, string device, string errorId, string message)
     {
         var e = Assert.Throws<CommandException>(() => EngineLogic.Resolve(engine, device));
         Assert.Equal(errorId, e.Error.ErrorId);
@@ -34,7 +34,7 @@ public class EngineLogicTests
     }
 
     [Fact]
-    public void NewVae_EngineTorch_GivesATorchModelWithARealModule()
+    public void New_vae_engine_torch_gives_a_torch_model_with_a_real_module()
     {
         var sink = new RecordingSink();
         new NewVaeLogic(new NewVaeParameters { LatentDim = 2, HiddenDim = new[] { 16 }, Engine = "Torch", Seed = 1 }).Process(sink, null);
@@ -47,7 +47,7 @@ public class EngineLogicTests
     }
 
     [Fact]
-    public void NewVae_DeviceCuda_WithoutCuda_IsATerminatingErrorSayingWhatToInstall()
+    public void New_vae_device_cuda_without_cuda_is_a_terminating_error_saying_what_to_install()
     {
         if (VaeTools.Torch.TorchRuntime.CudaNativesPresent() && TorchSharp.torch.cuda.is_available()) return; // a CUDA machine
         var sink = new RecordingSink();
@@ -60,7 +60,7 @@ public class EngineLogicTests
     }
 
     [Fact]
-    public void ConvertTo_BetweenEngines_KeepsWeightsAndHistoryBitwise_AndLeavesTheOriginal()
+    public void Convert_to_between_engines_keeps_weights_and_history_bitwise_and_leaves_the_original()
     {
         var model = new VaeModel(new VaeConfig { InputDim = 20, HiddenDims = new[] { 8 }, LatentDim = 2, Likelihood = Likelihood.GaussianSharedVariance, Seed = 2 });
         model.AppendHistory(new EpochRecord { Epoch = 1, TrainLoss = 12.5 });
@@ -77,7 +77,7 @@ public class EngineLogicTests
     }
 
     [Fact]
-    public void InvokeVaeTraining_TrainsATorchModel_AndExportImportOntoTorch()
+    public void Invoke_vae_training_trains_a_torch_model_and_export_import_onto_torch()
     {
         var pixels = new VaeTools.Engine.Tensor(64, 20);
         new VaeTools.Engine.RandomSource(1).FillUniform(pixels.Span, 0f, 1f);

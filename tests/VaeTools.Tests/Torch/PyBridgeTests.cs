@@ -16,7 +16,7 @@ public class PyBridgeTests
     private static VaeConfig Config => new() { InputDim = 30, HiddenDims = new[] { 12, 7 }, LatentDim = 3, Likelihood = Likelihood.GaussianSharedVariance, Seed = 8 };
 
     [Fact]
-    public void PyBridge_LoadsOurModelFile_IntoTheModule()
+    public void PyBridge_loads_our_model_file_into_the_module()
     {
         var model = new VaeModel(Config);
         model.GetParameter("decoder.logvar").Value.Span[0] = -0.75f; // not the initial 0
@@ -38,7 +38,7 @@ public class PyBridgeTests
     }
 
     [Fact]
-    public void AFileWrittenByPyBridge_IsReadByOurReader()
+    public void A_file_written_by_PyBridge_is_read_by_our_reader()
     {
         var model = new VaeModel(Config);
         var backend = TorchBackend.Attach(model);

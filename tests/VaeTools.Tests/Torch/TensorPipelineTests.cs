@@ -44,7 +44,7 @@ public class TensorPipelineTests
     }
 
     [Fact]
-    public void AsTensor_OnATorchModel_EmitsATorchSharpTensorComputedByTheModule()
+    public void AsTensor_on_a_torch_model_emits_a_TorchSharp_tensor_computed_by_the_module()
     {
         var model = TorchModel(Small);
         try
@@ -81,7 +81,7 @@ public class TensorPipelineTests
     }
 
     [Fact]
-    public void AsTensor_WithSample_DrawsZThroughTheReparameterisation_SeededAndAroundTheMean()
+    public void AsTensor_with_sample_draws_z_through_the_reparameterisation_seeded_and_around_the_mean()
     {
         var model = TorchModel(Small);
         try
@@ -115,7 +115,7 @@ public class TensorPipelineTests
     }
 
     [Fact]
-    public void PipedImages_WithAsTensor_OnATorchModel_GiveOneTorchTensorAtTheEnd()
+    public void Piped_images_with_AsTensor_on_a_torch_model_give_one_torch_tensor_at_the_end()
     {
         var model = TorchModel(Small);
         try
@@ -137,7 +137,7 @@ public class TensorPipelineTests
     }
 
     [Fact]
-    public void EncodedTensor_PipedToNewVaeSample_DecodesTheReconstructions_OnBothEngines()
+    public void Encoded_tensor_piped_to_new_vae_sample_decodes_the_reconstructions_on_both_engines()
     {
         var model = TorchModel(Small);
         var managed = model.Clone();
@@ -178,7 +178,7 @@ public class TensorPipelineTests
     }
 
     [Fact]
-    public void CodeObjects_AsLatent_KeepTheirImagesIndexAndLabel()
+    public void Code_objects_as_latent_keep_their_images_index_and_label()
     {
         var model = new VaeModel(Small);
         var codes = new object[]
@@ -196,7 +196,7 @@ public class TensorPipelineTests
     }
 
     [Fact]
-    public void NewVaeSample_AsTensor_OnATorchModel_DecodesPriorSamplesOnTheModule()
+    public void New_vae_sample_AsTensor_on_a_torch_model_decodes_prior_samples_on_the_module()
     {
         var model = TorchModel(Small);
         try
@@ -212,7 +212,7 @@ public class TensorPipelineTests
     }
 
     [Fact]
-    public void SamplePixels_OnTheModule_DrawsTheSamePixelsAsTheManagedEngine()
+    public void Sample_pixels_on_the_module_draws_the_same_pixels_as_the_managed_engine()
     {
         var model = TorchModel(Small);
         try
@@ -230,7 +230,7 @@ public class TensorPipelineTests
     }
 
     [Fact]
-    public void ImageTensors_OfEitherKind_BecomeDataSets_ThatMeasureLikeTheData()
+    public void Image_tensors_of_either_kind_become_data_sets_that_measure_like_the_data()
     {
         var data = Data(6, 12, 7);
         using var torchImages = tensor(data.Data.Span.ToArray(), new long[] { 6, 12 }, dtype: float64); // float64 is converted
@@ -250,7 +250,7 @@ public class TensorPipelineTests
     }
 
     [Fact]
-    public void BadTensors_AreErrorsNamingTheParameterAndTheShapeExpected()
+    public void Bad_tensors_are_errors_naming_the_parameter_and_the_shape_expected()
     {
         using var images4d = zeros(2, 1, 3, 4);
         var e = Assert.Throws<CommandException>(() => TensorInput.ToDataset(images4d, "Data"));
@@ -289,7 +289,7 @@ public class TensorPipelineTests
     }
 
     [Fact]
-    public void ATorchTensorOnAnotherDevice_IsAnErrorNamingBothDevices()
+    public void A_torch_tensor_on_another_device_is_an_error_naming_both_devices()
     {
         TensorInput.CheckDevice("cpu", "cpu", "Latent");
         TensorInput.CheckDevice("cuda", "cuda:0", "Latent");
@@ -300,7 +300,7 @@ public class TensorPipelineTests
     }
 
     [Fact]
-    public void RepeatedAsTensorEncodings_DisposedByTheCaller_LeaveNoTensorAlive()
+    public void Repeated_AsTensor_encodings_disposed_by_the_caller_leave_no_tensor_alive()
     {
         var model = TorchModel(Small);
         try
@@ -334,7 +334,7 @@ public class TensorPipelineTests
     }
 
     [Fact]
-    public void TorchTraining_KeepsTheLiveTensorCountConstant_AfterTheFirstStep()
+    public void Torch_training_keeps_the_live_tensor_count_constant_after_the_first_step()
     {
         var data = Data(300, 12, 10);
         var model = TorchModel(Small);

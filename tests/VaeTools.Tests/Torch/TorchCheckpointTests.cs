@@ -50,7 +50,7 @@ public sealed class TorchCheckpointTests : IDisposable
         a.Zip(b).Max(p => p.First.Zip(p.Second).Max(q => Math.Abs((double)q.First - q.Second)));
 
     [Fact]
-    public void LogInterval_OnTorch_KeepsPerBatchRecords_ThatAverageToTheEpochLoss()
+    public void Log_interval_on_torch_keeps_per_batch_records_that_average_to_the_epoch_loss()
     {
         var model = OnTorch(new VaeModel(Config));
         try
@@ -77,7 +77,7 @@ public sealed class TorchCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void Cancelled_OnTorch_PutsTheWeightsAndTorchOptimStateBackToTheEpochEnd()
+    public void Cancelled_on_torch_puts_the_weights_and_torch_optim_state_back_to_the_epoch_end()
     {
         var model = OnTorch(new VaeModel(Config));
         try
@@ -112,7 +112,7 @@ public sealed class TorchCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void DivergingOnTorch_StopsWithEpochAndBatch_AndKeepsTheLastGoodModel()
+    public void Diverging_on_torch_stops_with_epoch_and_batch_and_keeps_the_last_good_model()
     {
         var model = OnTorch(new VaeModel(Config));
         try
@@ -149,7 +149,7 @@ public sealed class TorchCheckpointTests : IDisposable
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void NaNInTheData_IsNamedByImageAndPixel_OnEitherEngine(bool torch)
+    public void NaN_in_the_data_is_named_by_image_and_pixel_on_either_engine(bool torch)
     {
         var model = new VaeModel(Config);
         if (torch) OnTorch(model);
@@ -167,7 +167,7 @@ public sealed class TorchCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void ATorchCheckpoint_ResumedOnTorch_GivesTheUninterruptedRunsWeights()
+    public void A_torch_checkpoint_resumed_on_torch_gives_the_uninterrupted_runs_weights()
     {
         var options = new TrainingOptions { Epochs = 3, BatchSize = 40, Threads = 1, Seed = 5, LogInterval = 4 };
         var straight = OnTorch(new VaeModel(Config));
@@ -209,7 +209,7 @@ public sealed class TorchCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void CheckpointsOfBothEngines_HoldTheSameOptimiserTensors_InTheFileLayout()
+    public void Checkpoints_of_both_engines_hold_the_same_optimiser_tensors_in_the_file_layout()
     {
         var options = new TrainingOptions { Epochs = 1, BatchSize = 40, Threads = 1, Seed = 6, Shares = 1 };
         string managedPath = Path.Combine(_dir, "managed.safetensors"), torchPath = Path.Combine(_dir, "torch.safetensors");
@@ -240,7 +240,7 @@ public sealed class TorchCheckpointTests : IDisposable
     [InlineData(OptimizerKind.Adam)]
     [InlineData(OptimizerKind.Adagrad)]
     [InlineData(OptimizerKind.Sgd)]
-    public void ACheckpoint_ResumesOnTheOtherEngine_CarryingTheOptimiserState(OptimizerKind optimizer)
+    public void A_checkpoint_resumes_on_the_other_engine_carrying_the_optimiser_state(OptimizerKind optimizer)
     {
         // One share: the managed step then draws its noise and data from the same streams as the Torch step, so the two
         // engines run the same computation up to rounding, and a run resumed across engines stays close to either engine's
@@ -282,7 +282,7 @@ public sealed class TorchCheckpointTests : IDisposable
     }
 
     [Fact]
-    public void InvokeVaeTraining_ResumesATorchCheckpoint_InPlace_AsTheUninterruptedRun()
+    public void Invoke_vae_training_resumes_a_torch_checkpoint_in_place_as_the_uninterrupted_run()
     {
         // -CheckpointPath, then -Resume -UntilEpoch on a fresh Torch model: the refusal (ResumeNotSupportedOnTorch) is gone.
         string path = Path.Combine(_dir, "logic.safetensors");

@@ -6,7 +6,7 @@ namespace VaeTools.Tests.Torch;
 public class TorchLoadTests
 {
     [Fact]
-    public void TorchSharpLoads_AndComputesWithAutograd()
+    public void TorchSharp_loads_and_computes_with_autograd()
     {
         using var scope = torch.NewDisposeScope();
         var x = torch.tensor(new float[] { 1f, 2f, 3f }, requires_grad: true);
@@ -22,7 +22,7 @@ public class TorchLoadTests
 public class TorchRuntimeTests
 {
     [Fact]
-    public void EnsureLoaded_FindsTheNativesBesideTheAssembly()
+    public void Ensure_loaded_finds_the_natives_beside_the_assembly()
     {
         VaeTools.Torch.TorchRuntime.EnsureLoaded();
         Assert.True(File.Exists(Path.Combine(VaeTools.Torch.TorchRuntime.NativeDirectory, OperatingSystem.IsLinux() ? "libtorch_cpu.so" : "torch_cpu.dll")));
@@ -35,7 +35,7 @@ public class TorchRuntimeTests
     [InlineData("cuda:")]
     [InlineData("cuda:-1")]
     [InlineData("cuda:x")]
-    public void ResolveDevice_RejectsWhatIsNotADevice(string device)
+    public void Resolve_device_rejects_what_is_not_a_device(string device)
     {
         var e = Assert.Throws<ArgumentException>(() => VaeTools.Torch.TorchRuntime.ResolveDevice(device));
         Assert.Contains($"-Device '{device}'", e.Message);
@@ -46,7 +46,7 @@ public class TorchRuntimeTests
     [InlineData("cuda")]
     [InlineData("cuda:0")]
     [InlineData("cuda:3")]
-    public void ResolveDevice_Cuda_WithoutCudaNatives_SaysWhatToInstall(string device)
+    public void Resolve_device_cuda_without_cuda_natives_says_what_to_install(string device)
     {
         if (VaeTools.Torch.TorchRuntime.CudaNativesPresent() && torch.cuda.is_available()) return; // a CUDA machine: covered by the device tests there
         var e = Assert.Throws<VaeTools.Torch.TorchUnavailableException>(() => VaeTools.Torch.TorchRuntime.ResolveDevice(device));

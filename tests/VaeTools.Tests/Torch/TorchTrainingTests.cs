@@ -18,7 +18,7 @@ public class TorchTrainingTests
     }
 
     [Fact]
-    public void ReferenceArchitecture_OnRealMnist_LearnsOnTheTorchEngine()
+    public void Reference_architecture_on_real_mnist_learns_on_the_torch_engine()
     {
         var train = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Train, Count = 10000 });
         var test = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Count = 1000 });
@@ -41,7 +41,7 @@ public class TorchTrainingTests
     [Theory]
     [InlineData(Likelihood.Bernoulli, Objective.Elbo, 1)]
     [InlineData(Likelihood.GaussianPerDimensionVariance, Objective.Iwae, 3)]
-    public void AModelTrainedOnTorch_ExportedAndImportedOnTheManagedEngine_GivesTheSameLoss(Likelihood likelihood, Objective objective, int samples)
+    public void A_model_trained_on_torch_exported_and_imported_on_the_managed_engine_gives_the_same_loss(Likelihood likelihood, Objective objective, int samples)
     {
         var data = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Count = 600 });
         var model = TorchModel(new VaeConfig { HiddenDims = new[] { 64 }, LatentDim = 4, Likelihood = likelihood, SigmoidMean = likelihood != Likelihood.Bernoulli, Seed = 3 });
@@ -78,7 +78,7 @@ public class TorchTrainingTests
     }
 
     [Fact]
-    public void Cancelled_KeepsTheLastCompletedEpoch()
+    public void Cancelled_keeps_the_last_completed_epoch()
     {
         var data = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Count = 500 });
         var model = TorchModel(new VaeConfig { HiddenDims = new[] { 32 }, LatentDim = 2, Seed = 4 });
@@ -104,7 +104,7 @@ public class TorchTrainingTests
     }
 
     [Fact]
-    public void ATrainingStep_LeavesNoTensorAlive_AndNativeMemoryDoesNotGrow()
+    public void A_training_step_leaves_no_tensor_alive_and_native_memory_does_not_grow()
     {
         var data = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Count = 1000 });
         var model = TorchModel(new VaeConfig { HiddenDims = new[] { 128 }, LatentDim = 8, Seed = 5 });
