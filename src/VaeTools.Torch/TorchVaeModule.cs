@@ -17,7 +17,7 @@ namespace VaeTools.Torch;
 public sealed class TorchVaeModule : nn.Module<Tensor, Tensor>
 {
     private readonly Dictionary<string, Linear> _layers = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Parameter> _parameters = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Parameter> _extraParameters = new(StringComparer.Ordinal);
 
     /// <summary>A named container of submodules and parameters.</summary>
     private sealed class Part : nn.Module
@@ -68,13 +68,13 @@ public sealed class TorchVaeModule : nn.Module<Tensor, Tensor>
         {
             var logvar = new Parameter(zeros(1, 1, dtype: float32));
             decoder.AddParameter("logvar", logvar);
-            _parameters["decoder.logvar"] = logvar;
+            _extraParameters["decoder.logvar"] = logvar;
         }
         register_module("decoder", decoder);
         if (device.type != DeviceType.CPU) this.to(device);
         // Moving replaced the parameter objects: look them up again by name.
         var named = named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        if (_parameters.ContainsKey("decoder.logvar")) _parameters["decoder.logvar"] = named["decoder.logvar"];
+        if (_extraParameters.ContainsKey("decoder.logvar")) _extraParameters["decoder.logvar"] = named["decoder.logvar"];
         NoiseRandom = new RandomSource(config.Seed);
     }
 
@@ -147,7 +147,7 @@ public sealed class TorchVaeModule : nn.Module<Tensor, Tensor>
     /// <summary>A parameter by its model-file name (e.g. "decoder.logvar", "encoder.mean.weight").</summary>
     public Parameter GetParameter(string name)
     {
-        if (_parameters.TryGetValue(name, out var p)) return p;
+        if (_extraParameters.TryGetValue(name, out var p)) return p;
         foreach (var (n, q) in named_parameters()) if (n == name) return q;
         throw new KeyNotFoundException($"The Torch model has no parameter '{name}'.");
     }
