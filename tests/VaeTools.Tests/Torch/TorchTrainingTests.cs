@@ -8,6 +8,9 @@ using VaeTools.Torch;
 namespace VaeTools.Tests.Torch;
 
 /// <summary>Training on the Torch engine: real MNIST, one model file for both engines, cancellation, no native memory kept per step.</summary>
+// Alone, after the parallel tests: its memory test reads the whole process's resident set, which other tests running beside it
+// would grow (CI saw "grew by 64 MB" with them).
+[Collection(TensorPipelineCollection.Name)]
 public class TorchTrainingTests
 {
     private static VaeModel TorchModel(VaeConfig config)
