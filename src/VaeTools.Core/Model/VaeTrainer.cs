@@ -118,7 +118,7 @@ public sealed class VaeTrainer : IDisposable
                         run = new BatchRun();
                     }
                 }
-                progress?.Invoke(new TrainingProgress(epoch, firstEpoch + Options.Epochs - 1, b + 1, batches, lossSum / (start + count), null));
+                Report(progress, new TrainingProgress(epoch, firstEpoch + Options.Epochs - 1, b + 1, batches, lossSum / (start + count), null));
                 if (cancellation.IsCancellationRequested)
                 {
                     Restore();
@@ -149,7 +149,7 @@ public sealed class VaeTrainer : IDisposable
             records.Add(record);
             TakeSnapshot();
             if (Options.CheckpointPath is not null) ModelFile.Save(Model, Options.CheckpointPath, CreateCheckpoint());
-            progress?.Invoke(new TrainingProgress(epoch, firstEpoch + Options.Epochs - 1, batches, batches, record.TrainLoss, record));
+            Report(progress, new TrainingProgress(epoch, firstEpoch + Options.Epochs - 1, batches, batches, record.TrainLoss, record));
             if (cancellation.IsCancellationRequested) return new TrainingResult(Model, records, Cancelled: true);
         }
         return new TrainingResult(Model, records, Cancelled: false);
@@ -231,6 +231,22 @@ public sealed class VaeTrainer : IDisposable
         Model.CheckInputWidth(data.Features, $"The data ({data.Description})");
         if (batchSize <= 0) batchSize = Options.BatchSize;
         return _step.Evaluate(data, batchSize, _evalRandom);
+    }
+
+    /// <summary>
+    /// Calls <paramref name="progress"/>; if it throws (PowerShell's WriteProgress throws PipelineStoppedException once the
+    /// pipeline is stopped, which can come before the cancellation token is seen), the model is first put back to the last
+    /// completed epoch, as a cancellation would leave it, so no half-trained epoch escapes with the exception.
+    /// </summary>
+    private void Report(Action<TrainingProgress>? progress, TrainingProgress p)
+    {
+        if (progress is null) return;
+        try { progress(p); }
+        catch
+        {
+            Restore();
+            throw;
+        }
     }
 
     private void TakeSnapshot()

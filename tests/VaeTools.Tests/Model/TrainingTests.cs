@@ -117,6 +117,28 @@ public class TrainingTests
     }
 
     [Fact]
+    public void A_progress_callback_that_throws_leaves_the_model_as_of_the_last_completed_epoch()
+    {
+        // PowerShell's WriteProgress throws PipelineStoppedException once a pipeline is stopped, possibly before the
+        // cancellation token is seen: here at the last batch of epoch 2, with that epoch's steps all taken.
+        var data = Blobs(320);
+        var options = new TrainingOptions { Epochs = 3, BatchSize = 32, Seed = 9 };
+
+        var reference = SmallModel(inputs: 30);
+        using (var t = new VaeTrainer(reference, options with { Epochs = 1 })) t.Train(data);
+
+        var model = SmallModel(inputs: 30);
+        using var trainer = new VaeTrainer(model, options);
+        Assert.Throws<OperationCanceledException>(() => trainer.Train(data, progress: p =>
+        {
+            if (p.Epoch == 2 && p.Batch == p.Batches && p.CompletedEpoch is null) throw new OperationCanceledException("the pipeline was stopped");
+        }));
+
+        Assert.Single(model.History);
+        AssertBitwiseEqual(Snapshot(reference), Snapshot(model));
+    }
+
+    [Fact]
     public void Diverging_loss_stops_with_epoch_and_batch_and_keeps_the_last_good_model()
     {
         var data = Blobs(256);
