@@ -5,11 +5,8 @@
 BeforeAll {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
     . (Join-Path $PSScriptRoot 'Support.ps1')
-    $manifest = Get-VaeToolsManifest
-    Import-Module $manifest -Force
-    $work = Join-Path ([System.IO.Path]::GetTempPath()) ("vaetools-cifar-" + [guid]::NewGuid())
-    $null = New-Item -ItemType Directory -Path $work
-    Push-Location $work
+    $manifest = Import-VaeToolsUnderTest
+    $work = Enter-TestFolder 'vaetools-cifar'
 
     # Image of class k: red plane 25k, green 255 - 25k, blue 0 for even k and 200 for odd k, constant over the image,
     # except that row 0 of the red plane is 255 (so the planes' order and the row order both show).

@@ -8,20 +8,16 @@
 BeforeDiscovery {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
     . (Join-Path $PSScriptRoot 'Support.ps1')
-    $manifest = Get-VaeToolsManifest
-    Import-Module $manifest -Force
-    $script:haveData = $null -ne (Get-MnistData -Subset Test -Count 1 -NoDownload -ErrorAction SilentlyContinue)
+    $manifest = Import-VaeToolsUnderTest
+    $script:haveData = Test-MnistCached
     if (-not $script:haveData) { Write-Warning 'MNIST is not on this machine (-NoDownload found nothing): the MNIST streaming tests are SKIPPED.' }
 }
 
 BeforeAll {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
     . (Join-Path $PSScriptRoot 'Support.ps1')
-    $manifest = Get-VaeToolsManifest
-    Import-Module $manifest -Force
-    $work = Join-Path ([System.IO.Path]::GetTempPath()) ("vaetools-pester-contract-" + [guid]::NewGuid())
-    $null = New-Item -ItemType Directory -Path $work
-    Push-Location $work
+    $manifest = Import-VaeToolsUnderTest
+    $work = Enter-TestFolder 'vaetools-pester-contract'
 
     $toy = Get-VaeToyData -Count 200 -Seed 1
     $toy2 = Get-VaeToyData -Count 100 -Rotated -Seed 2

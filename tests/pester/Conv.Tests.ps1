@@ -4,17 +4,15 @@
 
 BeforeDiscovery {
     . (Join-Path $PSScriptRoot 'Support.ps1')
-    Import-Module (Get-VaeToolsManifest) -Force
-    $script:haveData = $null -ne (Get-MnistData -Subset Test -Count 1 -NoDownload -ErrorAction SilentlyContinue)
+    $null = Import-VaeToolsUnderTest
+    $script:haveData = Test-MnistCached
 }
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Support.ps1')
-    Import-Module (Get-VaeToolsManifest) -Force
-    $work = Join-Path ([System.IO.Path]::GetTempPath()) ("vaetools-conv-" + [guid]::NewGuid())
-    $null = New-Item -ItemType Directory -Path $work
-    Push-Location $work
-    if ($null -ne (Get-MnistData -Subset Test -Count 1 -NoDownload -ErrorAction SilentlyContinue)) {
+    $null = Import-VaeToolsUnderTest
+    $work = Enter-TestFolder 'vaetools-conv'
+    if (Test-MnistCached) {
         $script:train = Get-MnistData -Subset Train -Count 1000 -NoDownload
         $script:test = Get-MnistData -Subset Test -Count 200 -NoDownload
         $script:vae = $train | New-Vae -Architecture Conv -ConvChannels 8,16 -KernelSize 4 -LatentDim 4 -Seed 3 |

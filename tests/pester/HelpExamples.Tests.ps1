@@ -8,9 +8,8 @@
 BeforeDiscovery {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
     . (Join-Path $PSScriptRoot 'Support.ps1')
-    $manifest = Get-VaeToolsManifest
-    Import-Module $manifest -Force
-    $script:haveData = $null -ne (Get-MnistData -Subset Test -Count 1 -NoDownload -ErrorAction SilentlyContinue)
+    $manifest = Import-VaeToolsUnderTest
+    $script:haveData = Test-MnistCached
     if (-not $script:haveData) {
         Write-Warning 'MNIST is not on this machine (-NoDownload found nothing): the help examples are SKIPPED.'
     }
@@ -31,14 +30,11 @@ BeforeDiscovery {
 BeforeAll {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
     . (Join-Path $PSScriptRoot 'Support.ps1')
-    $manifest = Get-VaeToolsManifest
-    Import-Module $manifest -Force
-    $work = Join-Path ([System.IO.Path]::GetTempPath()) ("vaetools-pester-help-" + [guid]::NewGuid())
-    $null = New-Item -ItemType Directory -Path $work
-    Push-Location $work
+    $manifest = Import-VaeToolsUnderTest
+    $work = Enter-TestFolder 'vaetools-pester-help'
 
     # The variables the examples use. Small, so that the examples that train or sample stay quick.
-    if ($null -ne (Get-MnistData -Subset Test -Count 1 -NoDownload -ErrorAction SilentlyContinue)) {
+    if (Test-MnistCached) {
         $train = Get-MnistData -Subset Train -Count 500 -NoDownload
         $test = Get-MnistData -Subset Test -Count 100 -NoDownload
         $vae = New-Vae -LatentDim 2 -HiddenDim 32 -Seed 1 | Invoke-VaeTraining -Data $train -Epochs 1 -BatchSize 100

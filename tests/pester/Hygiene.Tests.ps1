@@ -6,20 +6,16 @@
 BeforeDiscovery {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
     . (Join-Path $PSScriptRoot 'Support.ps1')
-    $manifest = Get-VaeToolsManifest
-    Import-Module $manifest -Force
-    $script:haveData = $null -ne (Get-MnistData -Subset Test -Count 1 -NoDownload -ErrorAction SilentlyContinue)
+    $manifest = Import-VaeToolsUnderTest
+    $script:haveData = Test-MnistCached
     $script:cmdlets = @(Get-Command -Module VaeTools | Sort-Object Name | ForEach-Object { @{ Name = $_.Name } })
 }
 
 BeforeAll {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
     . (Join-Path $PSScriptRoot 'Support.ps1')
-    $manifest = Get-VaeToolsManifest
-    Import-Module $manifest -Force
-    $work = Join-Path ([System.IO.Path]::GetTempPath()) ("vaetools-pester-hygiene-" + [guid]::NewGuid())
-    $null = New-Item -ItemType Directory -Path $work
-    Push-Location $work
+    $manifest = Import-VaeToolsUnderTest
+    $work = Enter-TestFolder 'vaetools-pester-hygiene'
     $source = Import-PowerShellDataFile (Join-Path $root 'VaeTools.psd1')
 
     # Runs a script in a fresh runspace (nothing imported); returns its output and streams.

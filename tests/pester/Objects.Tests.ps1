@@ -9,10 +9,8 @@ BeforeDiscovery {
     $script:haveData = $false
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
     . (Join-Path $PSScriptRoot 'Support.ps1')
-    $manifest = Get-VaeToolsManifest
-    Import-Module $manifest -Force
-    $probe = Get-MnistData -Subset Test -Count 1 -NoDownload -ErrorAction SilentlyContinue
-    $script:haveData = $null -ne $probe
+    $manifest = Import-VaeToolsUnderTest
+    $script:haveData = Test-MnistCached
     if (-not $script:haveData) {
         Write-Warning 'MNIST is not on this machine (-NoDownload found nothing): the MNIST object tests are SKIPPED.'
     }
@@ -23,11 +21,8 @@ BeforeDiscovery {
 BeforeAll {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
     . (Join-Path $PSScriptRoot 'Support.ps1')
-    $manifest = Get-VaeToolsManifest
-    Import-Module $manifest -Force
-    $work = Join-Path ([System.IO.Path]::GetTempPath()) ("vaetools-objects-" + [guid]::NewGuid())
-    $null = New-Item -ItemType Directory -Path $work
-    Push-Location $work
+    $manifest = Import-VaeToolsUnderTest
+    $work = Enter-TestFolder 'vaetools-objects'
 
     # Every weight of a model as one flat array (bitwise comparisons).
     function Get-Weight([VaeTools.Model.VaeModel] $Model) { $Model.Parameters | ForEach-Object { $_.Value.ToArray() } }

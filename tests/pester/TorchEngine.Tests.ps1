@@ -3,29 +3,16 @@
 # sampling and export with -Engine Torch, and that managed-only use never loads TorchSharp.
 
 BeforeDiscovery {
-    $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
-    $manifest = $env:VAETOOLS_MODULE
-    if (-not $manifest) {
-        $version = (Import-PowerShellDataFile (Join-Path $root 'VaeTools.psd1')).ModuleVersion
-        $manifest = Join-Path $root "out/VaeTools/$version/VaeTools.psd1"
-    }
-    Import-Module $manifest -Force
-    $script:haveData = $null -ne (Get-MnistData -Subset Test -Count 1 -NoDownload -ErrorAction SilentlyContinue)
+    . (Join-Path $PSScriptRoot 'Support.ps1')
+    $null = Import-VaeToolsUnderTest
+    $script:haveData = Test-MnistCached
     if (-not $script:haveData) { Write-Warning 'MNIST is not on this machine: the Torch MNIST tests are SKIPPED.' }
 }
 
 BeforeAll {
-    $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
-    $manifest = $env:VAETOOLS_MODULE
-    if (-not $manifest) {
-        $version = (Import-PowerShellDataFile (Join-Path $root 'VaeTools.psd1')).ModuleVersion
-        $manifest = Join-Path $root "out/VaeTools/$version/VaeTools.psd1"
-    }
-    if (-not (Test-Path $manifest)) { throw "The module is not built: '$manifest' is missing. Run ./build.ps1 -Task Build first." }
-    Import-Module $manifest -Force
-    $work = Join-Path ([System.IO.Path]::GetTempPath()) ("vaetools-torch-pester-" + [guid]::NewGuid())
-    $null = New-Item -ItemType Directory -Path $work
-    Push-Location $work
+    . (Join-Path $PSScriptRoot 'Support.ps1')
+    $manifest = Import-VaeToolsUnderTest
+    $work = Enter-TestFolder 'vaetools-torch-pester'
     $toy = Get-VaeToyData -Count 200 -Seed 1
 }
 

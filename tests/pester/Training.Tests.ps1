@@ -6,19 +6,15 @@
 BeforeDiscovery {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
     . (Join-Path $PSScriptRoot 'Support.ps1')
-    $manifest = Get-VaeToolsManifest
-    Import-Module $manifest -Force
+    $manifest = Import-VaeToolsUnderTest
     $script:canSignal = -not $IsWindows -and (Test-Path /bin/kill)
 }
 
 BeforeAll {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
     . (Join-Path $PSScriptRoot 'Support.ps1')
-    $manifest = Get-VaeToolsManifest
-    Import-Module $manifest -Force
-    $work = Join-Path ([System.IO.Path]::GetTempPath()) ("vaetools-training-" + [guid]::NewGuid())
-    $null = New-Item -ItemType Directory -Path $work
-    Push-Location $work
+    $manifest = Import-VaeToolsUnderTest
+    $work = Enter-TestFolder 'vaetools-training'
     # The pwsh that runs these tests, as one process that signals reach: installed as a dotnet global tool, pwsh is
     # dotnet running pwsh.dll (its `pwsh` shim is a second process that does not pass signals on), so start that.
     $pwshPath = [Environment]::ProcessPath

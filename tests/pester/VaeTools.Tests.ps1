@@ -9,10 +9,8 @@ BeforeDiscovery {
     $script:haveData = $false
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
     . (Join-Path $PSScriptRoot 'Support.ps1')
-    $manifest = Get-VaeToolsManifest
-    Import-Module $manifest -Force
-    $probe = Get-MnistData -Subset Test -Count 1 -NoDownload -ErrorAction SilentlyContinue
-    $script:haveData = $null -ne $probe
+    $manifest = Import-VaeToolsUnderTest
+    $script:haveData = Test-MnistCached
     if (-not $script:haveData -and $env:CI -eq 'true') {
         throw 'MNIST is not on this machine, and in CI the data tests must run, not skip: bash .ci/install-tools.sh puts it in the cache.'
     }
@@ -24,11 +22,8 @@ BeforeDiscovery {
 BeforeAll {
     $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
     . (Join-Path $PSScriptRoot 'Support.ps1')
-    $manifest = Get-VaeToolsManifest
-    Import-Module $manifest -Force
-    $work = Join-Path ([System.IO.Path]::GetTempPath()) ("vaetools-pester-" + [guid]::NewGuid())
-    $null = New-Item -ItemType Directory -Path $work
-    Push-Location $work
+    $manifest = Import-VaeToolsUnderTest
+    $work = Enter-TestFolder 'vaetools-pester'
 }
 
 AfterAll {
