@@ -52,15 +52,8 @@ public sealed class TorchBackend : IModelBackend
     public void SyncToModel(VaeModel model)
     {
         using var _ = no_grad();
-        using var scope = NewDisposeScope(); // detach, cpu and contiguous each make a tensor
         foreach (var p in model.Parameters)
-        {
-            using var cpu = Module.GetParameter(p.Name).detach().cpu().contiguous();
-            using var data = cpu.data<float>();
-            var values = new float[p.Value.Length];
-            data.CopyTo(values);
-            model.WriteParameter(p.Name, values);
-        }
+            model.WriteParameter(p.Name, HostMemory.Download(Module.GetParameter(p.Name)));
     }
 
     public void SyncFromModel(VaeModel model)
@@ -72,9 +65,7 @@ public sealed class TorchBackend : IModelBackend
             var (rows, cols) = model.FileShape(p.Name);
             var target = Module.GetParameter(p.Name);
             var value = model.ReadParameter(p.Name);
-            using var t = tensor(value.Span.ToArray(), new long[] { rows, cols }, dtype: float32);
-            using var shaped = t.reshape(target.shape);
-            target.copy_(shaped);
+            target.copy_(HostMemory.Upload(value.Span, new long[] { rows, cols }, torch.CPU).reshape(target.shape));
         }
     }
 

@@ -117,12 +117,7 @@ public static class TorchInference
     {
         ArgumentNullException.ThrowIfNull(t);
         if (t.dim() != 2) throw new ArgumentException($"A tensor of shape {Shape(t)} is not a matrix.", nameof(t));
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var cpu = t.detach().to(float32).cpu().contiguous();
-        var values = new float[cpu.numel()];
-        using (var acc = cpu.data<float>()) acc.CopyTo(values);
-        return new ManagedTensor((int)t.shape[0], (int)t.shape[1], values);
+        return new ManagedTensor((int)t.shape[0], (int)t.shape[1], HostMemory.Download(t));
     }
 
     /// <summary>"[2 x 784]" (PyTorch's sizes, in the form every VaeTools shape error uses).</summary>
@@ -137,15 +132,8 @@ public static class TorchInference
     /// <summary>Whether the tensor holds floating-point values (float16, bfloat16, float32, float64).</summary>
     public static bool IsFloatingPoint(Tensor t) => t.is_floating_point();
 
-    private static Tensor OnDevice(ReadOnlySpan<float> values, int rows, int cols, Device device)
-    {
-        var t = empty(rows, cols, dtype: float32);
-        using (var acc = t.data<float>()) acc.CopyFrom(values);
-        if (device.type == DeviceType.CPU) return t;
-        var moved = t.to(device);
-        t.Dispose();
-        return moved;
-    }
+    private static Tensor OnDevice(ReadOnlySpan<float> values, int rows, int cols, Device device) =>
+        HostMemory.Upload(values, new long[] { rows, cols }, device);
 
     private static Tensor OnDevice(double[] values, long[] shape, Device device)
     {
@@ -153,11 +141,7 @@ public static class TorchInference
         return device.type == DeviceType.CPU ? t : t.to(device);
     }
 
-    private static Tensor OnDevice(float[] values, long[] shape, Device device)
-    {
-        var t = tensor(values, shape, dtype: float32);
-        return device.type == DeviceType.CPU ? t : t.to(device);
-    }
+    private static Tensor OnDevice(float[] values, long[] shape, Device device) => HostMemory.Upload(values, shape, device);
 
     /// <summary>Takes <paramref name="t"/> out of every dispose scope: the caller (the user, in PowerShell) owns it.</summary>
     private static Tensor Detached(Tensor t) => t.DetachFromDisposeScope();

@@ -139,7 +139,6 @@ public sealed class TorchOps : IVaeOps<Tensor>
             if (kind == NoiseKind.Laplace) Random.FillLaplace(values, tau);
             else Random.FillNormal(values);
         }
-        var t = tensor(values, new long[] { rows, cols }, dtype: float32);
-        return _device.type == DeviceType.CPU ? t : t.to(_device);
+        return HostMemory.Upload(values, new long[] { rows, cols }, _device);
     }
 }
