@@ -31,7 +31,7 @@ public sealed class TorchTrainingStep : ITrainingStep
     private readonly Tensor[] _weightSnapshot, _stateSnapshot;
     private long _steps, _snapshotSteps;
     private double _beta;
-    private float[] _x = Array.Empty<float>();
+    private Tensor _hostRows;                   // [rows x D] float32 on the CPU, allocated once: each batch is copied into it in place
     private int _xRows;
 
     internal TorchTrainingStep(VaeModel model, TorchBackend backend, TrainingOptions options, RandomSource root)
@@ -47,6 +47,7 @@ public sealed class TorchTrainingStep : ITrainingStep
         _optimizer = CreateOptimizer(options.Optimizer, backend.Module, options.LearningRate);
         _ops = new TorchOps(backend.Module, _noiseRandom);
         _beta = model.Config.Beta;
+        _hostRows = empty(Math.Max(1, options.BatchSize), model.Config.InputDim, dtype: float32).DetachFromDisposeScope();
         torch.set_num_threads(options.Threads);
         backend.Module.train();
         using (no_grad())
@@ -72,6 +73,20 @@ public sealed class TorchTrainingStep : ITrainingStep
     public IReadOnlyList<RandomSource> Streams => new[] { _noiseRandom, _dataRandom };
 
     public void SetBeta(double beta) => _beta = beta;
+
+    /// <summary>
+    /// When set, each step adds the times of its phases: "step: rows" (the batch into the tensor), "step: forward" (the
+    /// loss), "step: backward", "step: optimizer" (torch.optim's step) and "step: readback" (the scalars for the records).
+    /// libtorch runs synchronously on the CPU, so the phases' times are their own (on a GPU they include waits).
+    /// </summary>
+    public OpProfile? Profile { get; set; }
+
+    private long Phase(string name, long since)
+    {
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        Profile?.Add(name, now - since);
+        return now;
+    }
 
     /// <summary>
     /// torch.optim's state tensors (the live ones), named as the managed optimisers name theirs: Adam's exp_avg and
@@ -105,15 +120,22 @@ public sealed class TorchTrainingStep : ITrainingStep
         }
     }
 
-    /// <summary>Copies the rows into a tensor [count x D] on the module's device (inside the caller's dispose scope).</summary>
+    /// <summary>
+    /// The rows as a tensor [count x D] on the module's device (inside the caller's dispose scope): copied straight into
+    /// the CPU buffer allocated once (<see cref="HostMemory"/>), a view of it on the CPU, a copy on a GPU. The buffer is
+    /// overwritten by the next batch, after this step's backward pass has used it.
+    /// </summary>
     private Tensor Rows(IDataset data, ReadOnlySpan<int> rows, RandomSource random)
     {
-        int d = _model.Config.InputDim, len = rows.Length * d;
-        if (_x.Length < len) _x = new float[len];
-        data.CopyRows(rows, _x.AsSpan(0, len), random);
+        int d = _model.Config.InputDim;
+        if (_hostRows.shape[0] < rows.Length) // an evaluation batch larger than the training batch
+        {
+            _hostRows.Dispose();
+            _hostRows = empty(rows.Length, d, dtype: float32).DetachFromDisposeScope();
+        }
+        data.CopyRows(rows, HostMemory.Floats(_hostRows)[..(rows.Length * d)], random);
         _xRows = rows.Length;
-        var x = empty(rows.Length, d, dtype: float32);
-        using (var acc = x.data<float>()) acc.CopyFrom(new ReadOnlySpan<float>(_x, 0, len));
+        var x = _hostRows.narrow(0, 0, rows.Length);
         return _backend.Module.Device.type == DeviceType.CPU ? x : x.to(_backend.Module.Device);
     }
 
@@ -122,16 +144,22 @@ public sealed class TorchTrainingStep : ITrainingStep
     public (double Loss, double LogLikSum, double KlSum) Step(IDataset data, int[] order, int start, int count)
     {
         using var scope = NewDisposeScope();
+        long t = System.Diagnostics.Stopwatch.GetTimestamp();
         var x = Rows(data, order.AsSpan(start, count), _dataRandom);
+        t = Phase("step: rows", t);
         var parts = new VaeMath<Tensor>(_model.Config, _ops).Loss(x, _options.Objective, _options.Samples, (float)_beta);
         double loss = parts.Loss.item<float>();
+        t = Phase("step: forward", t);
         if (!double.IsFinite(loss)) return (loss, 0, 0);
         _optimizer.zero_grad();
         parts.Loss.backward();
+        t = Phase("step: backward", t);
         _optimizer.step();
         _steps++;
+        t = Phase("step: optimizer", t);
         double rec = SumPerImage(parts.LogLikelihood, count);
         double kl = parts.Kl is null ? 0 : SumPerImage(parts.Kl, count);
+        Phase("step: readback", t);
         return (loss, rec, kl);
     }
 
@@ -205,9 +233,7 @@ public sealed class TorchTrainingStep : ITrainingStep
         foreach (var (name, t) in TorchState())
         {
             var (rows, cols) = _model.FileShape(ParameterOf(name));
-            var values = new float[rows * cols];
-            using (var data = t.detach().cpu().contiguous().data<float>()) data.CopyTo(values);
-            result.Add((name, new ManagedTensor(rows, cols, values)));
+            result.Add((name, new ManagedTensor(rows, cols, HostMemory.Download(t))));
         }
         return result;
     }
@@ -220,8 +246,7 @@ public sealed class TorchTrainingStep : ITrainingStep
             foreach (var (name, t) in TorchState())
             {
                 var saved = state[name];
-                using var values = tensor(saved.ToArray(), t.shape, dtype: float32);
-                t.copy_(values);
+                t.copy_(HostMemory.Upload(saved.Span, t.shape, torch.CPU));
             }
         }
         _steps = steps;
@@ -234,10 +259,11 @@ public sealed class TorchTrainingStep : ITrainingStep
     public (int Row, int Column, float Value)? FindNonFiniteInput()
     {
         int d = _model.Config.InputDim;
+        var x = HostMemory.Floats(_hostRows);
         for (int r = 0; r < _xRows; r++)
         for (int c = 0; c < d; c++)
         {
-            float v = _x[r * d + c];
+            float v = x[r * d + c];
             if (!float.IsFinite(v)) return (r, c, v);
         }
         return null;
@@ -249,6 +275,7 @@ public sealed class TorchTrainingStep : ITrainingStep
     {
         foreach (var t in _weightSnapshot) t.Dispose();
         foreach (var t in _stateSnapshot) t.Dispose();
+        _hostRows.Dispose();
         _optimizer.Dispose();
     }
 }

@@ -24,6 +24,9 @@ public interface ITrainingStep : IDisposable
     /// <summary>The step's own random streams (noise and data, per share), in a fixed order; checkpoints save them after the loop's.</summary>
     IReadOnlyList<RandomSource> Streams { get; }
 
+    /// <summary>When set, training steps add their phases' times to it ("step: ..." entries; the benchmark's --profile).</summary>
+    OpProfile? Profile { get; set; }
+
     /// <summary>The KL weight of the next steps and evaluations.</summary>
     void SetBeta(double beta);
 

@@ -66,11 +66,11 @@ public sealed class VaeTrainer : IDisposable
     /// <summary>Tests: the helping between the managed step's threads (null with one share).</summary>
     internal ShareHelp? Help => ManagedStep.Help;
 
-    /// <summary>The managed engine's op profile (<see cref="ManagedTrainingStep.Profile"/>); for the benchmark's --profile.</summary>
+    /// <summary>The engine step's profile (<see cref="ITrainingStep.Profile"/>); for the benchmark's --profile.</summary>
     public OpProfile? Profile
     {
-        get => (_step as ManagedTrainingStep)?.Profile;
-        set => ManagedStep.Profile = value;
+        get => _step.Profile;
+        set => _step.Profile = value;
     }
 
     /// <summary>Trains for Options.Epochs epochs; see the class summary for cancellation and divergence.</summary>

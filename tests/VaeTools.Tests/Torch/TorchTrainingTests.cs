@@ -41,6 +41,38 @@ public class TorchTrainingTests
         finally { TorchBackend.Detach(model); }
     }
 
+    [Fact]
+    public void An_evaluation_batch_larger_than_the_training_batch_agrees_with_the_managed_engine_and_leaves_training_as_it_was()
+    {
+        // The Torch step copies each batch into one CPU tensor made for the training batch; a larger evaluation batch
+        // must get a larger one, and the training batches after it must still see their own rows.
+        var data = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Test, Count = 700 });
+        var config = new VaeConfig { HiddenDims = new[] { 32 }, LatentDim = 4, Seed = 5 };
+        var options = new TrainingOptions { Epochs = 1, BatchSize = 50, Seed = 2, Threads = 1 };
+        var model = TorchModel(config);
+        var plain = TorchModel(config); // trained without the evaluation first
+        var managed = new VaeModel(config);
+        try
+        {
+            using var torchTrainer = new VaeTrainer(model, options);
+            using var managedTrainer = new VaeTrainer(managed, options);
+            var torchEval = torchTrainer.Evaluate(data, batchSize: 350);
+            var managedEval = managedTrainer.Evaluate(data, batchSize: 350);
+            Assert.True(Math.Abs(torchEval.Loss - managedEval.Loss) <= 1e-4 * Math.Abs(managedEval.Loss), $"Torch {torchEval.Loss}, managed {managedEval.Loss}.");
+            // Evaluation noise is its own stream, so the training after it is bitwise the training without it.
+            var afterEvaluation = torchTrainer.Train(data).Epochs[0];
+            using var plainTrainer = new VaeTrainer(plain, options);
+            var withoutEvaluation = plainTrainer.Train(data).Epochs[0];
+            Assert.Equal(withoutEvaluation.TrainLoss, afterEvaluation.TrainLoss);
+            Assert.Equal(plain.ReadParameter("decoder.output.weight").ToArray(), model.ReadParameter("decoder.output.weight").ToArray());
+        }
+        finally
+        {
+            TorchBackend.Detach(model);
+            TorchBackend.Detach(plain);
+        }
+    }
+
     [Theory]
     [InlineData(Likelihood.Bernoulli, Objective.Elbo, 1)]
     [InlineData(Likelihood.GaussianPerDimensionVariance, Objective.Iwae, 3)]
