@@ -7,7 +7,7 @@
 // Usage: dotnet run -c Release --project tests/VaeTools.Benchmarks -- --epochs 10 --batch-size 128
 //        --hidden 400 --latent 20 --lr 1e-3 --seed 1 --data <mnist dir> [--threads N] [--limit N] [--compare-pytorch] [--profile]
 //        [--pytorch-blas-threads N] [--pytorch-omp-wait-policy active|passive] [--python PATH] [--interleave]
-//        [--engine managed|torch|both]   (torch: the Torch engine, then a plain TorchSharp loop of the same model, and the overhead)
+//        [--engine managed|torch|both]   (torch: the Torch engine and a plain TorchSharp loop of the same model, epoch by epoch in turn, and the overhead)
 //        [--memory]   (resident memory from /proc/self/status, native memory included: VmRSS after every epoch, VmHWM peak;
 //                      on the Torch engine also the live TorchSharp tensors of the training thread)
 // With --interleave the two alternate epoch by epoch (PyTorch is frozen with SIGSTOP while VaeTools trains and
@@ -33,9 +33,15 @@ Summary? ours = null, torchEngine = null, plainTorch = null;
 if (options.Engine is "managed" or "both") ours = RunVaeTools(options, gated, torchEngine: false);
 if (options.Engine is "torch" or "both")
 {
-    torchEngine = RunVaeTools(options, options.Engine == "torch" ? gated : null, torchEngine: true);
     // The plain TorchSharp loop is the reference MLP only; for conv the Torch engine's module is torch.nn itself.
-    plainTorch = options.Arch == "conv" ? null : TorchPlainLoop.Run(options);
+    // It trains an epoch after each of the engine's (see TorchPlainLoop).
+    // Both use libtorch in this one process, and whichever runs first pays for its start-up (threads, allocator, first
+    // kernels: 1.0-1.2 s more in a first epoch here). So each first trains an untimed epoch on a few images.
+    WarmUpTorch(options);
+    using var plain = options.Arch == "conv" ? null : new TorchPlainLoop(options);
+    torchEngine = RunVaeTools(options, options.Engine == "torch" ? gated : null, torchEngine: true, afterEpoch: plain is null ? null : plain.RunEpoch);
+    plainTorch = plain?.Finish();
+    if (plain?.Profile is { } plainProfile) PrintProfile("torchsharp-plain", plainProfile, "");
     Emit(new JsonObject
     {
         ["comparison"] = "torch-engine-overhead",
@@ -78,7 +84,27 @@ Emit(new JsonObject
 return 0;
 
 // Trains with VaeTools; with a gated PyTorch run, lets it train one epoch after each of ours (outside our epoch timer).
-static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved, bool torchEngine)
+// An untimed epoch on the first 2,000 images of the Torch engine (a throwaway model) and of the plain TorchSharp loop.
+static void WarmUpTorch(BenchmarkOptions o)
+{
+    var small = o with { Epochs = 1, Limit = Math.Min(o.Limit ?? 2000, 2000), Memory = false, Profile = false };
+    var stdout = Console.Out;
+    Console.SetOut(TextWriter.Null); // their lines are not the run's
+    try
+    {
+        RunVaeTools(small, null, torchEngine: true);
+        if (o.Arch != "conv")
+        {
+            using var plain = new TorchPlainLoop(small);
+            plain.RunEpoch();
+        }
+    }
+    finally { Console.SetOut(stdout); }
+    Console.Error.WriteLine("warm-up: one untimed epoch of each on 2000 images");
+}
+
+// afterEpoch runs after each epoch, outside its timer (the plain TorchSharp loop's interleaved epoch).
+static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved, bool torchEngine, Action? afterEpoch = null)
 {
     string impl = torchEngine ? "vaetools-torch" : "vaetools";
     var train = MnistDataset.Load(new MnistLoadOptions { Subset = MnistSubset.Train, Directory = o.Data, Count = o.Limit });
@@ -96,13 +122,14 @@ static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved, bool tor
     };
     if (torchEngine) VaeTools.Torch.TorchBackend.Attach(model);
     using var trainer = new VaeTrainer(model, training); // the model's engine's step: managed, or the Torch module
-    var profile = o.Profile && !torchEngine ? new OpProfile() : null;
+    var profile = o.Profile ? new OpProfile() : null;
     if (profile is not null) trainer.Profile = profile;
     Func<IDataset, IDataset, Action<TrainingProgress>, TrainingResult> train1 = (a, b, c) => trainer.Train(a, b, c);
     var seconds = new List<double>();
     var rssPerEpoch = new JsonArray();
     var liveTensorsPerEpoch = new JsonArray();
     double finalTest = double.NaN;
+    var gc = GcCounts.Now(); // since the last epoch's end (so the epoch, its test evaluation, and its first batch's report)
     Console.Error.WriteLine($"{impl}: {model.Config}, {train.Count} training images, {o.Threads} thread(s)");
     train1(train, test, p =>
     {
@@ -114,6 +141,7 @@ static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved, bool tor
             ["impl"] = impl, ["epoch"] = r.Epoch, ["train_loss"] = r.TrainLoss, ["test_loss"] = r.TestLoss,
             ["epoch_seconds"] = r.Seconds, ["test_seconds"] = r.TestSeconds,
         };
+        GcCounts.Now().Since(gc).AddTo(line);
         if (o.Memory)
         {
             double rss = ProcStatusMb("VmRSS");
@@ -128,17 +156,17 @@ static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved, bool tor
             }
         }
         Emit(line);
+        afterEpoch?.Invoke();
+        gc = GcCounts.Now();
         if (interleaved is not null && !interleaved.RunEpoch())
             throw new InvalidOperationException("The PyTorch reference stopped before its epoch " + r.Epoch + ".");
     });
     var summary = new Summary(seconds.Average(), seconds.Min(), finalTest);
     if (profile is not null)
     {
-        // Per step: one replica's ops (its share of the batch), the whole parallel phase, the optimiser.
-        long steps = profile.Entries.First(e => e.Op == "step: optimizer").Calls;
-        Console.Error.WriteLine($"profile over {steps} steps (microseconds per step; ops are replica 0's):");
-        foreach (var (op, backward, s, calls) in profile.Entries)
-            Console.Error.WriteLine($"  {1e6 * s / steps,8:F1}  {op}{(backward ? " (backward)" : "")}");
+        // Managed, per step: one replica's ops (its share of the batch), the whole parallel phase, the optimiser.
+        // Torch: the step's phases (rows, forward, backward, optimizer, readback).
+        PrintProfile(impl, profile, torchEngine ? "" : "; ops are replica 0's");
     }
     var summaryLine = new JsonObject
     {
@@ -157,6 +185,14 @@ static Summary RunVaeTools(BenchmarkOptions o, PytorchRun? interleaved, bool tor
     }
     Emit(summaryLine);
     return summary;
+}
+
+static void PrintProfile(string impl, OpProfile profile, string note)
+{
+    long steps = profile.Entries.First(e => e.Op == "step: optimizer").Calls;
+    Console.Error.WriteLine($"{impl} profile over {steps} steps (microseconds per step{note}):");
+    foreach (var (op, backward, s, calls) in profile.Entries)
+        Console.Error.WriteLine($"  {1e6 * s / steps,8:F1}  {op}{(backward ? " (backward)" : "")}");
 }
 
 /// <summary>A "Vm..." line of /proc/self/status (kB) in MB; NaN where there is no /proc (not Linux).</summary>
@@ -182,6 +218,18 @@ static void Emit(JsonObject o)
     Console.Out.Flush();
 }
 
+/// <summary>Garbage collections and the time the runtime was paused for them, to tell a managed cost from a native one.</summary>
+readonly record struct GcCounts(int Gen0, int Gen1, int Gen2, TimeSpan Pause)
+{
+    public static GcCounts Now() => new(GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
+    public GcCounts Since(GcCounts earlier) => new(Gen0 - earlier.Gen0, Gen1 - earlier.Gen1, Gen2 - earlier.Gen2, Pause - earlier.Pause);
+    public void AddTo(JsonObject line)
+    {
+        line["gc"] = $"{Gen0}/{Gen1}/{Gen2}";
+        line["gc_pause_ms"] = Math.Round(Pause.TotalMilliseconds, 1);
+    }
+}
+
 record Summary(double MeanEpochSeconds, double MinEpochSeconds, double FinalTestLoss);
 
 sealed record BenchmarkOptions
@@ -199,12 +247,15 @@ sealed record BenchmarkOptions
     public string Data { get; init; } = "";
     public int Threads { get; init; } = Environment.ProcessorCount;
     public int? Limit { get; init; }
-    /// <summary>Time every op of one replica and the optimiser; printed to stderr after the run (slows the run a little).</summary>
+    /// <summary>
+    /// Managed: time every op of one replica and the optimiser. Torch: the phases of the engine's step and of the plain
+    /// TorchSharp loop's. Printed to stderr after the run (slows the run a little).
+    /// </summary>
     public bool Profile { get; init; }
     /// <summary>Report resident memory (VmRSS per epoch, VmHWM peak, from /proc/self/status) and, on Torch, live tensors.</summary>
     public bool Memory { get; init; }
     public bool ComparePytorch { get; init; }
-    /// <summary>managed (default), torch (the Torch engine, then a plain TorchSharp loop of the same model) or both.</summary>
+    /// <summary>managed (default), torch (the Torch engine and a plain TorchSharp loop of the same model, their epochs in turn) or both.</summary>
     public string Engine { get; init; } = "managed";
     /// <summary>Alternate VaeTools' and PyTorch's epochs instead of running one after the other (see the header).</summary>
     public bool Interleave { get; init; }
