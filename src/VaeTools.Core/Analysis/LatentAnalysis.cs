@@ -44,16 +44,27 @@ public static class LatentAnalysis
     {
         int n = encoding.Mean.Rows, p = encoding.Mean.Cols;
         if (n == 0) throw new ArgumentException("No encodings to analyse.", nameof(encoding));
+        if (encoding.LogVariance.Rows != n || encoding.LogVariance.Cols != p)
+            throw new ArgumentException($"The log-variances {encoding.LogVariance.Shape} do not match the means {encoding.Mean.Shape}.", nameof(encoding));
+        // The KL of each image's each dimension is VaeMath's definition (the training loss's KL, per dimension).
+        var g = new Graph();
+        var mu = g.Input("mean", p);
+        var logVar = g.Input("logvar", p);
+        encoding.Mean.Span.CopyTo(mu.SetRows(n).Span);
+        encoding.LogVariance.Span.CopyTo(logVar.SetRows(n).Span);
+        var klNode = VaeMath<Node>.KlPerDimension(new GraphOps(g, model: null), mu, logVar);
+        g.Forward(klNode);
+        var klValues = klNode.Value.Span;
         var kl = new double[p];
         var mean = new double[p];
         var meanSq = new double[p];
         for (int i = 0; i < n; i++)
         for (int d = 0; d < p; d++)
         {
-            double mu = encoding.Mean[i, d], lv = encoding.LogVariance[i, d];
-            kl[d] += 0.5 * (Math.Exp(lv) + mu * mu - 1 - lv);
-            mean[d] += mu;
-            meanSq[d] += mu * mu;
+            double m = encoding.Mean[i, d];
+            kl[d] += klValues[i * p + d];
+            mean[d] += m;
+            meanSq[d] += m * m;
         }
         var variance = new double[p];
         for (int d = 0; d < p; d++)

@@ -10,9 +10,11 @@ namespace VaeTools.Engine;
 /// </summary>
 public sealed class GraphOps : IVaeOps<Node>
 {
-    private readonly VaeModel _model;
+    private readonly VaeModel? _model;
 
-    public GraphOps(Graph graph, VaeModel model)
+    /// <param name="graph">The graph the ops are recorded into.</param>
+    /// <param name="model">Whose layers and parameters <see cref="Linear"/>, the convolutions and <see cref="Parameter"/> use; null for maths without weights.</param>
+    public GraphOps(Graph graph, VaeModel? model)
     {
         Graph = graph;
         _model = model;
@@ -20,12 +22,14 @@ public sealed class GraphOps : IVaeOps<Node>
 
     public Graph Graph { get; }
 
-    public Node Linear(Node x, string layer) => _model.Layer(layer).Apply(Graph, x);
+    private VaeModel Model => _model ?? throw new InvalidOperationException("These graph ops were made without a model, so they have no layers or parameters.");
+
+    public Node Linear(Node x, string layer) => Model.Layer(layer).Apply(Graph, x);
     public Node Conv2d(Node x, string layer, ConvGeometry geometry) =>
         Graph.Conv2d(x, Parameter(layer + ".weight"), Parameter(layer + ".bias"), geometry);
     public Node ConvTranspose2d(Node x, string layer, ConvGeometry geometry) =>
         Graph.ConvTranspose2d(x, Parameter(layer + ".weight"), Parameter(layer + ".bias"), geometry);
-    public Node Parameter(string name) => Graph.Param(_model.GetParameter(name));
+    public Node Parameter(string name) => Graph.Param(Model.GetParameter(name));
     public Node Constant(string name, int rows, int cols, float value) => Graph.Constant(name, rows, cols, value);
     // Parameters and constants have their shape while the graph is built; other nodes only after the first forward pass.
     public bool IsScalar(Node x) => x.Rows == 1 && x.Cols == 1;

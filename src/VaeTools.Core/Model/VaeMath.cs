@@ -125,6 +125,14 @@ public sealed class VaeMath<T> where T : class
         return Ops.Add(mean, Ops.Multiply(Ops.Exp(Ops.Scale(logVariance, 0.5f)), eps));
     }
 
+    /// <summary>
+    /// KL(N(mu_d, sigma_d^2) || N(0, 1)) of each latent dimension, [N x P]: 1/2 (e^v + mu^2 - 1 - v). Its row sums are
+    /// the closed-form KL of the standard normal prior (<see cref="IVaeOps{T}.KlStandardNormal"/>, which fuses them); the
+    /// latent analysis reads it per dimension. Needs no model, only the ops.
+    /// </summary>
+    public static T KlPerDimension(IVaeOps<T> ops, T mean, T logVariance) =>
+        ops.Scale(ops.AddScalar(ops.Subtract(ops.Add(ops.Exp(logVariance), ops.Square(mean)), logVariance), -1f), 0.5f);
+
     /// <summary>KL(q(z|x) || p(z)) per row: closed form for the standard normal prior, else log q(z|x) - log p(z) at z.</summary>
     public T Kl(T mean, T logVariance, T z, T? logQ) =>
         Config.Prior == Prior.StandardNormal

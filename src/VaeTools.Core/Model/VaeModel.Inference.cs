@@ -44,15 +44,25 @@ public sealed partial class VaeModel
     /// <summary>Encodes the rows of a tensor ([N x InputDim]).</summary>
     public LatentEncoding Encode(Tensor x) => Encode(new TensorDataset(x, labels: null));
 
-    /// <summary>z = mu + sigma eps for each row: one draw from q(z | x).</summary>
-    public static Tensor SampleLatent(LatentEncoding encoding, RandomSource random)
+    /// <summary>
+    /// z = mu + sigma eps for each row: one draw from q(z | x), by the model's one definition
+    /// (<see cref="VaeMath{T}.Reparameterize"/>, the training step's); eps is drawn from <paramref name="random"/> row by row.
+    /// </summary>
+    public Tensor SampleLatent(LatentEncoding encoding, RandomSource random)
     {
-        var z = new Tensor(encoding.Mean.Rows, encoding.Mean.Cols);
-        var m = encoding.Mean.Span;
-        var v = encoding.LogVariance.Span;
-        var zs = z.Span;
-        for (int i = 0; i < zs.Length; i++) zs[i] = m[i] + MathF.Exp(0.5f * v[i]) * (float)random.NextGaussian();
-        return z;
+        ArgumentNullException.ThrowIfNull(encoding);
+        ArgumentNullException.ThrowIfNull(random);
+        int n = encoding.Mean.Rows, p = Config.LatentDim;
+        if (encoding.Mean.Cols != p || encoding.LogVariance.Rows != n || encoding.LogVariance.Cols != p)
+            throw new ShapeMismatchException($"An encoding of means {encoding.Mean.Shape} and log-variances {encoding.LogVariance.Shape} does not fit this model's latent size {p}.");
+        var g = new Graph(WorkerPool.Single, random);
+        var mean = g.Input("mean", p);
+        var logVar = g.Input("logvar", p);
+        encoding.Mean.Span.CopyTo(mean.SetRows(n).Span);
+        encoding.LogVariance.Span.CopyTo(logVar.SetRows(n).Span);
+        var z = BuildReparameterize(g, mean, logVar);
+        g.Forward(z);
+        return new Tensor(n, p, z.Value.Span.ToArray());
     }
 
     /// <summary>

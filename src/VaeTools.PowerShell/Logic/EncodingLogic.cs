@@ -164,7 +164,7 @@ public sealed class EncodingLogic
     private (LatentEncoding Encoding, Tensor Z) Encode(IDataset data)
     {
         var enc = _model.Encode(data, batchSize: Math.Max(1, _p.ChunkSize), random: _random);
-        var z = _p.Sample ? VaeModel.SampleLatent(enc, _random) : enc.Mean;
+        var z = _p.Sample ? _model.SampleLatent(enc, _random) : enc.Mean;
         return (enc, z);
     }
 

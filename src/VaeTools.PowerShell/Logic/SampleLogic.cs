@@ -219,11 +219,8 @@ public sealed class SampleLogic
         var originals = new Tensor(n, d);
         data.CopyRows(Enumerable.Range(0, n).ToArray(), originals.Span, random);
         var encoding = model.Encode(new TensorDataset(originals));
-        var z = new Tensor(n * k, p);
-        for (int i = 0; i < n; i++)
-            for (int s = 0; s < k; s++)
-                for (int j = 0; j < p; j++)
-                    z[i * k + s, j] = encoding.Mean[i, j] + MathF.Exp(0.5f * encoding.LogVariance[i, j]) * (float)random.NextGaussian();
+        // Row i * k + s is sample s of image i: each image's mu and log sigma^2 k times, then the model's own z = mu + sigma eps.
+        var z = model.SampleLatent(new LatentEncoding(RepeatEachRow(encoding.Mean, k), RepeatEachRow(encoding.LogVariance, k)), random);
         var decoded = Decode(model, z, _p.SamplePixels, random);
         var images = new Tensor(n * (k + 1), d);
         for (int i = 0; i < n; i++)
@@ -232,6 +229,16 @@ public sealed class SampleLogic
             decoded.Span.Slice(i * k * d, k * d).CopyTo(images.Span.Slice((i * (k + 1) + 1) * d, k * d));
         }
         return (images, Enumerable.Range(0, n).Select(data.GetLabel).ToArray());
+    }
+
+    /// <summary>Each row of <paramref name="t"/> <paramref name="times"/> times in a row: [N x C] -> [(N times) x C].</summary>
+    private static Tensor RepeatEachRow(Tensor t, int times)
+    {
+        var result = new Tensor(t.Rows * times, t.Cols);
+        for (int i = 0; i < t.Rows; i++)
+            for (int s = 0; s < times; s++)
+                t.Row(i).CopyTo(result.Span.Slice((i * times + s) * t.Cols, t.Cols));
+        return result;
     }
 
     /// <summary>Decoder means of the grid's codes, row-major from the top-left (z1 left to right, z2 top to bottom).</summary>

@@ -102,7 +102,7 @@ public class TrainingBehaviourTests(ITestOutputHelper output)
         // The variance that maximises the likelihood given the decoder is the mean squared error per pixel at
         // z ~ q(z|x); the learned one must be near it (a std/variance mix-up would be off by its square root).
         var train500 = Mnist.Train(500);
-        var z = VaeModel.SampleLatent(model.Encode(train500), new RandomSource(3));
+        var z = model.SampleLatent(model.Encode(train500), new RandomSource(3));
         var recon = model.Decode(z);
         double sampled = 0;
         for (int i = 0; i < train500.Count; i++)

@@ -115,6 +115,24 @@ public class TensorPipelineTests
     }
 
     [Fact]
+    public void Sampled_codes_are_the_same_on_both_engines_for_the_same_seed()
+    {
+        // Both engines draw z = mu + sigma eps by VaeMath.Reparameterize, eps from the same random source in the same order.
+        var model = TorchModel(Small);
+        try
+        {
+            var data = Data(50, 12, 5);
+            var managed = model.SampleLatent(model.Encode(data), new RandomSource(11));
+            using var torchCodes = TorchInference.Encode(model, data, sample: true, new RandomSource(11));
+            var fromTorch = Values(torchCodes);
+            Assert.Equal(managed.Span.Length, fromTorch.Length);
+            for (int i = 0; i < fromTorch.Length; i++)
+                Assert.True(Math.Abs(fromTorch[i] - managed.Span[i]) <= 1e-5 * (1 + Math.Abs(managed.Span[i])), $"code value {i}: Torch {fromTorch[i]}, managed {managed.Span[i]}");
+        }
+        finally { TorchBackend.Detach(model); }
+    }
+
+    [Fact]
     public void Piped_images_with_AsTensor_on_a_torch_model_give_one_torch_tensor_at_the_end()
     {
         var model = TorchModel(Small);
