@@ -98,7 +98,7 @@ public static class TorchInference
         {
             var e = new float[count];
             for (long i = 0; i < count; i++) e[i] = (float)random!.NextGaussian();
-            var eps = OnDevice(e, mean.shape, backend.Module.Device);
+            var eps = HostMemory.Upload(e, mean.shape, backend.Module.Device);
             result = mean.add(head.LogVariance!.mul(0.5).exp().mul(eps)); // mean + sigma eps, sigma shared or per pixel
         }
         return Detached(result.MoveToOuterDisposeScope());
@@ -141,7 +141,6 @@ public static class TorchInference
         return device.type == DeviceType.CPU ? t : t.to(device);
     }
 
-    private static Tensor OnDevice(float[] values, long[] shape, Device device) => HostMemory.Upload(values, shape, device);
 
     /// <summary>Takes <paramref name="t"/> out of every dispose scope: the caller (the user, in PowerShell) owns it.</summary>
     private static Tensor Detached(Tensor t) => t.DetachFromDisposeScope();

@@ -81,12 +81,7 @@ public sealed class TorchTrainingStep : ITrainingStep
     /// </summary>
     public OpProfile? Profile { get; set; }
 
-    private long Phase(string name, long since)
-    {
-        long now = System.Diagnostics.Stopwatch.GetTimestamp();
-        Profile?.Add(name, now - since);
-        return now;
-    }
+    private long Phase(string name, long since) => OpProfile.Lap(Profile, name, since);
 
     /// <summary>
     /// torch.optim's state tensors (the live ones), named as the managed optimisers name theirs: Adam's exp_avg and

@@ -54,12 +54,7 @@ sealed class TorchPlainLoop : IDisposable
         if (o.Profile) Profile = new VaeTools.Engine.OpProfile();
     }
 
-    private long Phase(string name, long since)
-    {
-        long now = Stopwatch.GetTimestamp();
-        Profile?.Add(name, now - since);
-        return now;
-    }
+    private long Phase(string name, long since) => VaeTools.Engine.OpProfile.Lap(Profile, name, since);
 
     private Tensor Loss(Tensor x)
     {

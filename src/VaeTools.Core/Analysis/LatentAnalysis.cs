@@ -48,10 +48,7 @@ public static class LatentAnalysis
             throw new ArgumentException($"The log-variances {encoding.LogVariance.Shape} do not match the means {encoding.Mean.Shape}.", nameof(encoding));
         // The KL of each image's each dimension is VaeMath's definition (the training loss's KL, per dimension).
         var g = new Graph();
-        var mu = g.Input("mean", p);
-        var logVar = g.Input("logvar", p);
-        encoding.Mean.Span.CopyTo(mu.SetRows(n).Span);
-        encoding.LogVariance.Span.CopyTo(logVar.SetRows(n).Span);
+        var (mu, logVar) = encoding.Inputs(g);
         var klNode = VaeMath<Node>.KlPerDimension(new GraphOps(g, model: null), mu, logVar);
         g.Forward(klNode);
         var klValues = klNode.Value.Span;

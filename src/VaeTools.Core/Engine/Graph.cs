@@ -401,6 +401,17 @@ public sealed class OpProfile
         _times[(what, backward)] = (t.Ticks + ticks, t.Calls + 1);
     }
 
+    /// <summary>
+    /// Adds the time since <paramref name="since"/> (a <see cref="System.Diagnostics.Stopwatch"/> timestamp) to
+    /// <paramref name="what"/> when there is a profile; returns the time now, where the next phase starts.
+    /// </summary>
+    public static long Lap(OpProfile? profile, string what, long since)
+    {
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        profile?.Add(what, now - since);
+        return now;
+    }
+
     /// <summary>(op, backward, total seconds, calls), slowest first.</summary>
     public IEnumerable<(string Op, bool Backward, double Seconds, long Calls)> Entries =>
         _times.OrderByDescending(e => e.Value.Ticks)

@@ -4,7 +4,18 @@ using VaeTools.Engine;
 namespace VaeTools.Model;
 
 /// <summary>Posterior parameters of many images: mean and log-variance, each [N x P].</summary>
-public sealed record LatentEncoding(Tensor Mean, Tensor LogVariance);
+public sealed record LatentEncoding(Tensor Mean, Tensor LogVariance)
+{
+    /// <summary>Input nodes "mean" and "logvar" of <paramref name="g"/> holding these rows ([N x P] each).</summary>
+    public (InputNode Mean, InputNode LogVariance) Inputs(Graph g)
+    {
+        var mean = g.Input("mean", Mean.Cols);
+        var logVar = g.Input("logvar", LogVariance.Cols);
+        Mean.Span.CopyTo(mean.SetRows(Mean.Rows).Span);
+        LogVariance.Span.CopyTo(logVar.SetRows(LogVariance.Rows).Span);
+        return (mean, logVar);
+    }
+}
 
 // Encode, decode and sample. Inference graphs are built once per model and reused; calls are serialised.
 public sealed partial class VaeModel
@@ -56,10 +67,7 @@ public sealed partial class VaeModel
         if (encoding.Mean.Cols != p || encoding.LogVariance.Rows != n || encoding.LogVariance.Cols != p)
             throw new ShapeMismatchException($"An encoding of means {encoding.Mean.Shape} and log-variances {encoding.LogVariance.Shape} does not fit this model's latent size {p}.");
         var g = new Graph(WorkerPool.Single, random);
-        var mean = g.Input("mean", p);
-        var logVar = g.Input("logvar", p);
-        encoding.Mean.Span.CopyTo(mean.SetRows(n).Span);
-        encoding.LogVariance.Span.CopyTo(logVar.SetRows(n).Span);
+        var (mean, logVar) = encoding.Inputs(g);
         var z = BuildReparameterize(g, mean, logVar);
         g.Forward(z);
         return new Tensor(n, p, z.Value.Span.ToArray());
